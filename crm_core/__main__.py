@@ -1,0 +1,3 @@
+from crm_core.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""Async engine and sessions for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from crm_core.json_logger import describe_exception
+from crm_core.settings import ConfigError, Settings
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; SQLite files get their folder created and foreign keys switched on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def engine_from_settings(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    return make_engine(settings.db_url, **kwargs)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ensure_reachable(engine: AsyncEngine, redacted_url: str) -> None:
+    """Fail with a one-line `ConfigError` when the database cannot be reached."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise ConfigError(f"database {redacted_url} is unreachable: {describe_exception(exc)}") from None
+
+
+@asynccontextmanager
+async def open_engine(settings: Settings, **kwargs: Any) -> AsyncIterator[AsyncEngine]:
+    """Engine for one command or flow run, checked reachable, always disposed."""
+    engine = engine_from_settings(settings, **kwargs)
+    try:
+        await ensure_reachable(engine, settings.db_url_redacted)
+        yield engine
+    finally:
+        await engine.dispose()

@@ -1,0 +1,54 @@
+"""Programmatic Alembic: upgrade, downgrade and pending-revision checks on an async engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alembic import command
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+
+
+def alembic_config() -> Config:
+    if not (ALEMBIC_DIR / "env.py").is_file():
+        raise FileNotFoundError(f"migrations not found at {ALEMBIC_DIR} (install the project with pip -e)")
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _run(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    await _run(engine, lambda cfg: command.downgrade(cfg, revision))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    def _current(conn: Connection) -> str | None:
+        return MigrationContext.configure(conn).get_current_revision()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+async def _run(engine: AsyncEngine, action: object) -> None:
+    def _in_connection(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        action(config)  # type: ignore[operator]
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_in_connection)

@@ -1,0 +1,234 @@
+"""NDJSON event log (DOMAIN B5.8) with redaction of secrets and personal data.
+
+Every event goes to stdout, optionally to `JSON_LOG_FILE`, and to the stdlib logger `crm.events`; inside a
+Prefect run `tasks` attaches Prefect's API handler to that logger, so the same events reach the run's log.
+The logger also keeps the events in memory: run summaries count them per phase and status (B5.7).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Literal
+
+Status = Literal["ok", "info", "warn", "warning", "error"]
+
+EVENT_LOGGER_NAME = "crm.events"
+REDACTED = "***"
+MAX_EVENTS_KEPT = 10_000
+
+# Keys whose values are personal data wherever they appear (extras, counts, sample rows).
+PERSONAL_KEYS = frozenset(
+    {"customer_name", "name", "mobile_number", "mobile_no", "mobile", "phone", "customer_id", "email"}
+)
+# Indian mobiles: 10 digits starting 6-9, optionally prefixed by +91/91; not part of a longer number.
+MOBILE_RE = re.compile(r"(?<![\d])(?:\+?91[\s-]?)?([6-9]\d{9})(?![\d])")
+_SECRET_MIN_LEN = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_personal_values: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that every later log line, artifact and exception text hides it."""
+    if value and len(value) >= _SECRET_MIN_LEN:
+        with _lock:
+            _secrets.add(value)
+
+
+def register_personal(value: str | None) -> None:
+    """Remember a personal value (a customer name seen in data) so free text never shows it."""
+    if value and len(value.strip()) >= 3:
+        with _lock:
+            _personal_values.add(value.strip())
+
+
+def mask_mobile(number: str) -> str:
+    digits = re.sub(r"\D", "", number)[-10:]
+    return f"{digits[:2]}******{digits[-2:]}" if len(digits) == 10 else REDACTED
+
+
+def mask_name(name: str) -> str:
+    name = name.strip()
+    return f"{name[0]}***" if name else ""
+
+
+def redact_text(text: str) -> str:
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+        personal = sorted(_personal_values, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for value in personal:
+        if value in text:
+            text = text.replace(value, mask_name(value))
+    return MOBILE_RE.sub(lambda m: mask_mobile(m.group(1)), text)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """Redact recursively: personal keys are masked whole, strings are scrubbed of secrets and mobiles."""
+    if key is not None and key.lower() in PERSONAL_KEYS and value not in (None, ""):
+        text = str(value)
+        return mask_mobile(text) if MOBILE_RE.search(text) else mask_name(text)
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {str(k): redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v) for v in value]
+    return value
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`Type: message`, redacted: what an event or a summary may say about an error."""
+    return redact_text(f"{type(exc).__name__}: {exc}")
+
+
+class RedactingFilter(logging.Filter):
+    """A stdlib logging filter: scrubs the message, its arguments and any traceback text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = redact_text("".join(traceback.format_exception(*record.exc_info)))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        return True
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)
+
+
+def normalise_status(status: str) -> Literal["ok", "warning", "error"]:
+    """B5.7: warn/warning → warning, error → error, everything else → ok."""
+    lowered = status.lower()
+    if lowered in ("warn", "warning"):
+        return "warning"
+    if lowered == "error":
+        return "error"
+    return "ok"
+
+
+@dataclass
+class EventLogger:
+    """Writes events for one run; keeps them so the run summary can be computed from them."""
+
+    run_id: str
+    pipeline: str
+    stream: IO[str] | None = field(default_factory=lambda: sys.stdout)
+    file_path: Path | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._std = logging.getLogger(EVENT_LOGGER_NAME)
+        if not any(isinstance(f, RedactingFilter) for f in self._std.filters):
+            self._std.addFilter(RedactingFilter())
+        if self.file_path is not None:
+            self.file_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def event(
+        self,
+        phase: str,
+        status: Status,
+        message: str,
+        *,
+        bucket: str | None = None,
+        store_code: str | None = None,
+        date: date | str | None = None,
+        merged_file: str | Path | None = None,
+        counts: Mapping[str, Any] | None = None,
+        duration_ms: int | float | None = None,
+        exc: BaseException | None = None,
+        **extras: Any,
+    ) -> dict[str, Any]:
+        if exc is not None:
+            extras["error"] = describe_exception(exc)
+        record: dict[str, Any] = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "phase": phase,
+            "status": status,
+            "message": redact_text(message),
+            "bucket": bucket,
+            "store_code": store_code,
+            "date": date if date is None or isinstance(date, str) else date.isoformat(),
+            "merged_file": str(merged_file) if merged_file is not None else None,
+            "counts": redact(dict(counts)) if counts else None,
+            "duration_ms": round(duration_ms) if duration_ms is not None else None,
+            "extras": redact(extras) if extras else None,
+        }
+        line = json.dumps(record, default=_json_default, ensure_ascii=False)
+        if len(self.events) < MAX_EVENTS_KEPT:
+            self.events.append(record)
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+        if self.file_path is not None:
+            with self.file_path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        level = {"warning": logging.WARNING, "error": logging.ERROR}.get(
+            normalise_status(status), logging.INFO
+        )
+        where = " ".join(f"{k}={v}" for k, v in (("store", store_code), ("bucket", bucket)) if v)
+        self._std.log(level, "[%s] %s%s", phase, record["message"], f" ({where})" if where else "")
+        return record
+
+    @contextmanager
+    def timed(self, phase: str, message: str, **fields: Any) -> Iterator[dict[str, Any]]:
+        """Time a block; logs `message` with its duration (fields may be added to the yielded dict)."""
+        started = time.perf_counter()
+        extra: dict[str, Any] = {}
+        yield extra
+        status = extra.pop("status", "ok")
+        self.event(
+            phase, status, message, duration_ms=(time.perf_counter() - started) * 1000, **fields, **extra
+        )
+
+    def phase_counts(self) -> dict[str, dict[str, int]]:
+        """`phases_json` of B5.7: per phase, how many events were ok / warning / error."""
+        phases: dict[str, dict[str, int]] = {}
+        for record in self.events:
+            counts = phases.setdefault(record["phase"], {"ok": 0, "warning": 0, "error": 0})
+            counts[normalise_status(record["status"])] += 1
+        return phases
+
+    def issues(self, limit: int = 5) -> list[str]:
+        """Up to `limit` most recent distinct warning/error messages with their store or bucket."""
+        seen: list[str] = []
+        for record in reversed(self.events):
+            if normalise_status(record["status"]) == "ok":
+                continue
+            text = record["message"]
+            if record.get("store_code"):
+                text += f" (store {record['store_code']})"
+            elif record.get("bucket"):
+                text += f" (bucket {record['bucket']})"
+            if text not in seen:
+                seen.append(text)
+            if len(seen) >= limit:
+                break
+        return seen

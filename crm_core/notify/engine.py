@@ -1,0 +1,214 @@
+"""Send a run's notifications once: plan, deliver with retries, record every email in `email_sends`."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.db.engine import session_factory
+from crm_core.db.models import EmailSend
+from crm_core.json_logger import EventLogger, describe_exception
+from crm_core.notify.plans import EmailPlan, PlanResult, build_plans
+from crm_core.notify.transport import Delivery, DeliveryError, send_smtp, write_outbox
+from crm_core.settings import Settings
+
+PHASE = "report_email"
+DELIVERED = ("sent", "outbox")
+
+
+@dataclass
+class NotifyOutcome:
+    planned: int = 0
+    delivered: int = 0
+    already_sent: int = 0
+    failed: int = 0
+    findings: list[str] = field(default_factory=list)
+    transport: str = "smtp"
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.failed:
+            return "partial" if self.delivered or self.already_sent else "failed"
+        if not self.planned:
+            return "nothing planned"
+        return "outbox" if self.transport == "outbox" else "sent"
+
+    def as_metrics(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "planned": self.planned,
+            "delivered": self.delivered,
+            "already_sent": self.already_sent,
+            "failed": self.failed,
+            "transport": self.transport,
+            "message": f"{self.delivered + self.already_sent} of {self.planned} emails delivered",
+            "last_message": self.messages[-1] if self.messages else None,
+        }
+
+
+async def deliver_with_retries(
+    plan: EmailPlan, settings: Settings, run_id: str, *, attempts: int = 3, backoff_s: float = 2.0
+) -> tuple[Delivery, int]:
+    """Deliver one email; transient SMTP errors are retried with exponential backoff."""
+    if not settings.smtp_host:
+        return await asyncio.to_thread(write_outbox, plan, settings, run_id), 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return await asyncio.to_thread(send_smtp, plan, settings), attempt
+        except DeliveryError as exc:
+            if not exc.transient or attempt == attempts:
+                exc.attempts = attempt
+                exc.args = (f"{exc.args[0]} (after {attempt} attempt{'s' if attempt > 1 else ''})",)
+                raise
+            await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+async def send_notifications_for_run(
+    engine: AsyncEngine,
+    settings: Settings,
+    pipeline_code: str,
+    run_id: str,
+    logger: EventLogger,
+    *,
+    force: bool = False,
+    attempts: int = 3,
+    backoff_s: float = 2.0,
+) -> NotifyOutcome:
+    """Send every planned email of a run that was not delivered before (all of them with `force`)."""
+    outcome = NotifyOutcome(transport="smtp" if settings.smtp_host else "outbox")
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        plan_result: PlanResult = await build_plans(session, pipeline_code, run_id)
+        done = {
+            (row.profile_code, row.store_code)
+            for row in (
+                await session.execute(
+                    select(EmailSend).where(EmailSend.run_id == run_id, EmailSend.status.in_(DELIVERED))
+                )
+            ).scalars()
+        }
+    outcome.findings = plan_result.findings
+    for finding in plan_result.findings:
+        logger.event(PHASE, "warn", finding)
+    outcome.planned = len(plan_result.plans)
+    if not plan_result.plans:
+        logger.event(PHASE, "warn", "no notification emails scheduled for this run")
+        return outcome
+    if outcome.transport == "outbox":
+        logger.event(PHASE, "info", f"SMTP_HOST is not set: emails go to {settings.outbox_path}")
+
+    for plan in plan_result.plans:
+        if (plan.profile_code, plan.store_key) in done and not force:
+            outcome.already_sent += 1
+            logger.event(
+                PHASE,
+                "info",
+                f"email {plan.label} already sent for this run, skipped",
+                store_code=plan.store_code,
+            )
+            continue
+        record: dict[str, Any] = {
+            "run_id": run_id,
+            "pipeline_code": pipeline_code,
+            "profile_code": plan.profile_code,
+            "store_code": plan.store_key,
+            "subject": plan.subject,
+            "recipients": {"to": plan.to, "cc": plan.cc, "bcc": plan.bcc},
+            "attachments": [p.name for p in plan.attachments],
+            "updated_at": datetime.now(UTC),
+        }
+        try:
+            delivery, tries = await deliver_with_retries(
+                plan, settings, run_id, attempts=attempts, backoff_s=backoff_s
+            )
+        except (DeliveryError, OSError) as exc:
+            outcome.failed += 1
+            message = str(exc) if isinstance(exc, DeliveryError) else describe_exception(exc)
+            outcome.messages.append(f"{plan.label}: {message}")
+            tries = exc.attempts if isinstance(exc, DeliveryError) else 1
+            record |= {"status": "failed", "error_message": message, "attempts": tries}
+            logger.event(PHASE, "error", f"email {plan.label} failed: {message}", store_code=plan.store_code)
+        else:
+            outcome.delivered += 1
+            record |= {
+                "status": delivery.status,
+                "attempts": tries,
+                "message_id": delivery.message_id,
+                "sent_at": datetime.now(UTC),
+                "error_message": None,
+            }
+            logger.event(
+                PHASE,
+                "ok",
+                f"email {plan.label} {'sent' if delivery.status == 'sent' else 'written to outbox'}",
+                store_code=plan.store_code,
+                attachments=len(plan.attachments),
+                recipients=len(plan.to) + len(plan.cc) + len(plan.bcc),
+            )
+        await record_send(engine, record)
+    return outcome
+
+
+async def record_send(engine: AsyncEngine, values: dict[str, Any]) -> None:
+    """Upsert the send-log row of one email (one row per run, profile and store)."""
+    async with session_factory(engine)() as session, session.begin():
+        existing = (
+            await session.execute(
+                select(EmailSend).where(
+                    EmailSend.run_id == values["run_id"],
+                    EmailSend.profile_code == values["profile_code"],
+                    EmailSend.store_code == values["store_code"],
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is None:
+            existing = EmailSend(attempts=0, **{k: v for k, v in values.items() if k != "attempts"})
+            session.add(existing)
+        else:
+            for key, value in values.items():
+                if key != "attempts":
+                    setattr(existing, key, value)
+        existing.attempts = (existing.attempts or 0) + int(values.get("attempts", 1))
+
+
+async def diagnose(engine: AsyncEngine, settings: Settings, pipeline_code: str, run_id: str) -> list[str]:
+    """`crm notifications test`: every reason an email of this run would not go out (B9.3)."""
+    findings: list[str] = []
+    if settings.smtp_host is None:
+        findings.append(f"SMTP_HOST is not set: emails would be written to {settings.outbox_path}")
+    elif settings.smtp_username and settings.smtp_password is None:
+        findings.append("SMTP_USERNAME is set but SMTP_PASSWORD is not")
+    async with session_factory(engine)() as session:
+        result = await build_plans(session, pipeline_code, run_id)
+    findings += result.findings
+    if not result.plans and not any("not found" in f or "not registered" in f for f in result.findings):
+        findings.append("No notification emails would be scheduled for this run")
+    if settings.smtp_host:
+        try:
+            await asyncio.to_thread(_probe_smtp, settings)
+        except Exception as exc:
+            findings.append(
+                f"SMTP server {settings.smtp_host}:{settings.smtp_port} unreachable: "
+                f"{describe_exception(exc)}"
+            )
+    return findings
+
+
+def _probe_smtp(settings: Settings) -> None:
+    import smtplib
+
+    assert settings.smtp_host is not None
+    cls = smtplib.SMTP_SSL if settings.smtp_security == "ssl" else smtplib.SMTP
+    with cls(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s) as client:
+        client.ehlo()
+        if settings.smtp_security == "starttls":
+            client.starttls()
+        if settings.smtp_username and settings.smtp_password:
+            client.login(settings.smtp_username, settings.smtp_password.get_secret_value())

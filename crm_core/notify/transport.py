@@ -1,0 +1,99 @@
+"""Delivering one planned email: SMTP through `emails` (STARTTLS / SSL / plain) or the file outbox."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+from dataclasses import dataclass
+from pathlib import Path
+
+from emails.backend.smtp.backend import SMTPBackend
+from emails.message import Message
+
+from crm_core.json_logger import describe_exception
+from crm_core.notify.plans import EmailPlan
+from crm_core.settings import Settings
+
+
+class DeliveryError(Exception):
+    """Sending failed; `transient` says whether trying again later may succeed."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.attempts = 1
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: str  # "sent" or "outbox"
+    message_id: str | None
+    where: str
+
+
+def build_message(plan: EmailPlan, sender: str) -> Message:
+    message = Message(
+        subject=plan.subject,
+        text=plan.text,
+        html=plan.html,
+        mail_from=sender,
+        mail_to=list[str | tuple[str | None, str]](plan.to),
+        cc=list[str | tuple[str | None, str]](plan.cc),
+        bcc=list[str | tuple[str | None, str]](plan.bcc),
+        message_id=True,
+    )
+    for path in plan.attachments:
+        message.attach(data=path.read_bytes(), filename=path.name, content_type="application/pdf")
+    return message
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    return isinstance(exc, smtplib.SMTPException | OSError)
+
+
+def send_smtp(plan: EmailPlan, settings: Settings) -> Delivery:
+    """One SMTP connection per email, closed afterwards; failures raise `DeliveryError`."""
+    assert settings.smtp_host is not None
+    message = build_message(plan, settings.smtp_from)
+    backend = SMTPBackend(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        ssl=settings.smtp_security == "ssl",
+        tls=settings.smtp_security == "starttls",
+        user=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        timeout=settings.smtp_timeout_s,
+        fail_silently=False,
+    )
+    try:
+        response = message.send(smtp=backend)
+    except Exception as exc:
+        raise DeliveryError(describe_exception(exc), transient=_is_transient(exc)) from None
+    finally:
+        # Closing a broken connection must not hide the real outcome.
+        with contextlib.suppress(Exception):
+            backend.close()
+    if response is None or not response.success:
+        error = getattr(response, "error", None)
+        code = getattr(response, "status_code", None)
+        transient = error is None or _is_transient(error) or (code is not None and 400 <= code < 500)
+        raise DeliveryError(f"SMTP refused the message (status {code}): {error}", transient=transient)
+    message_id = message.message_id if isinstance(message.message_id, str) else None
+    return Delivery("sent", message_id, f"{settings.smtp_host}:{settings.smtp_port}")
+
+
+def write_outbox(plan: EmailPlan, settings: Settings, run_id: str) -> Delivery:
+    """Without SMTP_HOST the email is written as an .eml file an operator can open."""
+    settings.outbox_path.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}_{plan.profile_code}_{plan.store_code or 'run'}")
+    path: Path = settings.outbox_path / f"{safe}.eml"
+    message = build_message(plan, settings.smtp_from)
+    path.write_bytes(message.as_string().encode("utf-8"))
+    return Delivery("outbox", None, str(path))

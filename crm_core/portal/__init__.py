@@ -1,0 +1,1 @@
+"""Vendor portal access: the Playwright downloader, dashboard parsing, persistence, and the simulator."""

@@ -1,0 +1,233 @@
+"""One settings model for the whole product (DESIGN §2), read from the environment and `.env`.
+
+Errors are reported as one line naming the variable (`ConfigError`), so the CLI can exit 2 without a
+traceback. Secrets are `SecretStr` and every secret value is registered with the log redaction filter.
+"""
+
+from __future__ import annotations
+
+import shutil
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from crm_core.json_logger import register_secret
+
+
+class ConfigError(Exception):
+    """Bad configuration or missing prerequisite; the message is one line meant for the operator."""
+
+
+class RunEnv(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+    LOCAL = "local"
+
+
+SmtpSecurity = Literal["starttls", "ssl", "none"]
+
+# Values that mean "nobody set this yet" (copied from an example file); refused in prod.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "changethis", "password", "secret", "example", "xxx", "todo"}
+)
+
+SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+class Settings(BaseSettings):
+    """Every variable of DESIGN §2. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    crm_home: Path = Field(default=Path("./var"), description="root of downloads, reports, outbox, logs")
+    database_url: SecretStr | None = Field(default=None, description="SQLAlchemy async URL")
+    crm_run_env: RunEnv = RunEnv.DEV
+    crm_timezone: str = "Asia/Kolkata"
+    ingest_batch_size: int = Field(default=3000, ge=1, le=100_000)
+    json_log_file: Path | None = None
+    reports_dir: Path | None = None
+    downloads_dir: Path | None = None
+
+    portal_base_url: str | None = None
+    portal_tms_url: str | None = None
+    portal_username: str | None = None
+    portal_password: SecretStr | None = None
+    portal_headless: bool = True
+    portal_concurrency: int = Field(default=2, ge=1, le=16)
+    portal_nav_timeout_ms: int = Field(default=90_000, ge=1_000)
+    portal_login_path: str = "/home/login"
+    portal_home_path: str = "/home"
+    portal_dashboard_path: str = "/mis/partner_dashboard?store_code={store_code}"
+    portal_storage_state: Path | None = None
+    chromium_path: Path | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_from: str = "TSV Reports <reports@localhost>"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+
+    crm_db_block: str | None = None
+    crm_smtp_block: str | None = None
+    crm_portal_block: str | None = None
+
+    @field_validator("crm_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            url = make_url(value.get_secret_value().strip())
+        except ArgumentError:
+            raise ValueError(
+                "is not a database URL (expected postgresql+asyncpg://… or sqlite+aiosqlite:///…)"
+            ) from None
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"driver {url.drivername!r} is not supported (use one of {', '.join(SUPPORTED_DRIVERS)})"
+            )
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("portal_base_url", "portal_tms_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("smtp_host", "portal_username", "crm_db_block", "crm_smtp_block", "crm_portal_block")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() if value and value.strip() else None
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_prod(self) -> Settings:
+        for name in ("database_url", "portal_password", "smtp_password"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None:
+                continue
+            raw = secret.get_secret_value()
+            register_secret(raw)
+            if name == "database_url":
+                # The password also travels alone (driver errors, connection strings).
+                password = make_url(raw).password
+                register_secret(str(password) if password is not None else None)
+            if self.crm_run_env is RunEnv.PROD and _looks_like_placeholder(name, raw):
+                raise ValueError(f"{name.upper()}: placeholder secret refused when CRM_RUN_ENV=prod")
+        return self
+
+    # Derived locations: one place decides where things live under CRM_HOME.
+    @property
+    def home(self) -> Path:
+        return self.crm_home.expanduser().resolve()
+
+    @property
+    def reports_path(self) -> Path:
+        return (self.reports_dir or self.home / "reports").expanduser().resolve()
+
+    @property
+    def downloads_path(self) -> Path:
+        return (self.downloads_dir or self.home / "downloads").expanduser().resolve()
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def artifacts_path(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def storage_state_path(self) -> Path:
+        return (self.portal_storage_state or self.home / "browser" / "storage_state.json").expanduser()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{self.home / 'crm.db'}"
+
+    @property
+    def db_url_redacted(self) -> str:
+        return make_url(self.db_url).render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.db_url).get_backend_name()
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.crm_timezone)
+
+    def chromium_executable(self) -> Path | None:
+        """The configured browser binary, else the first one on PATH; None lets Playwright use its own."""
+        if self.chromium_path is not None:
+            return self.chromium_path
+        for candidate in CHROMIUM_CANDIDATES:
+            found = shutil.which(candidate)
+            if found:
+                return Path(found)
+        return None
+
+
+def _looks_like_placeholder(name: str, raw: str) -> bool:
+    if name == "database_url":
+        try:
+            password = make_url(raw).password
+        except ArgumentError:
+            return False
+        return password is not None and str(password).lower() in PLACEHOLDER_SECRETS
+    return raw.strip().lower() in PLACEHOLDER_SECRETS or not raw.strip()
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad variable: `DATABASE_URL: is not a database URL …`."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) if err["loc"] else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc.upper()}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning validation failures into a one-line `ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {format_validation_error(exc)}") from None
+
+
+def database_url_object(settings: Settings) -> URL:
+    return make_url(settings.db_url)

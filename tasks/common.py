@@ -1,0 +1,68 @@
+"""What every task and flow shares: transient-error retries and the per-run context."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from prefect.client.schemas.objects import State
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.blocks import resolve_block_secrets
+from crm_core.db.engine import engine_from_settings, ensure_reachable
+from crm_core.json_logger import EventLogger
+from crm_core.settings import ConfigError, Settings, load_settings
+
+# Worth retrying: the network or a server hiccuped. Bad credentials or bad data are not (DESIGN §3).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    OperationalError,
+    InterfaceError,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+)
+RETRY_DELAYS_S = [5, 30, 120]
+RETRY_JITTER = 0.3
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ConfigError):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_ERRORS) or getattr(exc, "transient", False) is True
+
+
+def retry_transient_only(task: Any, task_run: Any, state: State[Any]) -> bool:
+    """`retry_condition_fn` for every task: retry only what may succeed when tried again."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return exc is not None and is_transient(exc)
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    engine: AsyncEngine
+    logger: EventLogger
+    run_id: str
+    pipeline: str
+
+
+@asynccontextmanager
+async def run_context(pipeline: str, run_id: str, **overrides: Any) -> AsyncIterator[RunContext]:
+    """Settings (secrets from blocks when named), a reachable database and the run's event logger."""
+    settings = await resolve_block_secrets(load_settings(**overrides))
+    engine = engine_from_settings(settings)
+    try:
+        await ensure_reachable(engine, settings.db_url_redacted)
+        logger = EventLogger(run_id, pipeline, file_path=settings.json_log_file)
+        yield RunContext(settings, engine, logger, run_id, pipeline)
+    finally:
+        await engine.dispose()

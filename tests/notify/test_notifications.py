@@ -1,0 +1,210 @@
+"""The notification engine against a real SMTP server (aiosmtpd) and both database dialects."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.db.engine import make_engine, session_factory
+from crm_core.db.models import Document, EmailSend, EmailTemplate, NotificationProfile
+from crm_core.db.stores import add_recipient, add_store
+from crm_core.json_logger import EventLogger
+from crm_core.notify.engine import diagnose, send_notifications_for_run
+from crm_core.notify.templates import TemplateRenderError, render
+from crm_core.runs import RunSummary, save_run_summary
+from crm_core.settings import Settings
+
+RUN = "run-notify-1"
+REPORT_DATE = date(2025, 11, 17)
+
+
+def logger() -> EventLogger:
+    return EventLogger(RUN, "dashboard_daily", stream=io.StringIO())
+
+
+async def seed_run(engine: AsyncEngine, reports: Path, *, stores: tuple[str, ...] = ("A668", "A817")) -> None:
+    async with session_factory(engine)() as session, session.begin():
+        await add_store(session, "A668", name="Uttam Nagar, Delhi", report=True)
+        await add_store(session, "A817", report=True)
+        await add_recipient(session, "run_summary", "owner@example.com", pipeline_code="dashboard_daily")
+        await add_recipient(
+            session, "run_summary", "admin@example.com", pipeline_code="dashboard_daily", send_as="cc"
+        )
+        await add_recipient(session, "store_daily_reports", "a668@example.com", store_code="A668")
+        await add_recipient(session, "store_daily_reports", "ops@example.com", send_as="cc")
+        await add_recipient(session, "store_daily_reports", "audit@example.com", send_as="bcc")
+        summary = RunSummary(
+            "dashboard_daily",
+            RUN,
+            "dev",
+            datetime(2025, 11, 18, 2, 0, tzinfo=UTC),
+            datetime(2025, 11, 18, 2, 5, tzinfo=UTC),
+            REPORT_DATE,
+            {"download": {"ok": 3, "warning": 0, "error": 0}},
+            {},
+        )
+        await save_run_summary(session, summary, summary.daily_text())
+        for code in stores:
+            path = reports / f"{code}_{REPORT_DATE}.pdf"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"%PDF-1.4\n% test " + code.encode() + b"\n%%EOF\n")
+            session.add(
+                Document(
+                    doc_type="store_daily_pdf",
+                    doc_subtype="pipeline_report",
+                    doc_date=REPORT_DATE,
+                    reference_name_1="pipeline",
+                    reference_id_1="dashboard_daily",
+                    reference_name_2="run_id",
+                    reference_id_2=RUN,
+                    reference_name_3="store_code",
+                    reference_id_3=code,
+                    file_name=path.name,
+                    file_path=str(path),
+                    file_size_bytes=path.stat().st_size,
+                    status="ok",
+                )
+            )
+
+
+@pytest.fixture
+async def seeded(settings: Settings) -> tuple[AsyncEngine, Settings]:
+    engine = make_engine(settings.db_url)
+    await seed_run(engine, settings.reports_path)
+    yield engine, settings
+    await engine.dispose()
+
+
+def smtp_settings(settings: Settings, port: int) -> Settings:
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"})
+
+
+async def test_sends_one_email_per_store_and_a_run_summary(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    port, handler = smtp_server
+    outcome = await send_notifications_for_run(
+        engine, smtp_settings(settings, port), "dashboard_daily", RUN, logger()
+    )
+    assert (outcome.planned, outcome.delivered, outcome.failed, outcome.status) == (3, 3, 0, "sent")
+    by_subject = {m["message"]["Subject"]: m for m in handler.messages}
+    assert set(by_subject) == {
+        "[TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK",
+        "Uttam Nagar, Delhi Daily Performance Report 2025-11-17",
+        "A817 Daily Performance Report 2025-11-17",
+    }
+    a668 = by_subject["Uttam Nagar, Delhi Daily Performance Report 2025-11-17"]
+    message = a668["message"]
+    assert message["To"] == "a668@example.com" and message["Cc"] == "ops@example.com"
+    assert message["Bcc"] is None and "audit@example.com" in a668["rcpt_tos"]
+    attachments = [part.get_filename() for part in message.iter_attachments()]
+    assert attachments == ["A668_2025-11-17.pdf"]
+    assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
+    # A817 has no own "to": the cc becomes "to" (B9.1).
+    a817 = by_subject["A817 Daily Performance Report 2025-11-17"]["message"]
+    assert a817["To"] == "ops@example.com"
+    summary = by_subject["[TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK"]["message"]
+    assert summary["To"] == "owner@example.com" and summary["Cc"] == "admin@example.com"
+    assert "Run ID: run-notify-1" in summary.get_body(("plain",)).get_content()
+    assert not list(summary.iter_attachments())
+
+
+async def test_rerun_never_sends_twice_unless_forced(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    port, handler = smtp_server
+    smtp = smtp_settings(settings, port)
+    await send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger())
+    again = await send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger())
+    assert (again.delivered, again.already_sent) == (0, 3)
+    assert len(handler.messages) == 3
+    forced = await send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger(), force=True)
+    assert forced.delivered == 3 and len(handler.messages) == 6
+    async with session_factory(engine)() as session:
+        rows = (await session.execute(select(EmailSend))).scalars().all()
+    assert len(rows) == 3 and all(r.status == "sent" and r.attempts == 2 for r in rows)
+
+
+async def test_smtp_down_then_send_delivers_only_the_missing(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    port, handler = smtp_server
+    from tests.conftest import free_port
+
+    down = smtp_settings(settings, free_port())
+    failed = await send_notifications_for_run(
+        engine, down, "dashboard_daily", RUN, logger(), attempts=2, backoff_s=0.01
+    )
+    assert (failed.failed, failed.delivered, failed.status) == (3, 0, "failed")
+    async with session_factory(engine)() as session:
+        statuses = (await session.execute(select(EmailSend.status, EmailSend.attempts))).all()
+    assert statuses and all(s == ("failed", 2) for s in statuses)
+
+    # One email made it some other way earlier: mark it sent; the resend delivers the other two only.
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(update(EmailSend).where(EmailSend.store_code == "A668").values(status="sent"))
+    recovered = await send_notifications_for_run(
+        engine, smtp_settings(settings, port), "dashboard_daily", RUN, logger()
+    )
+    assert (recovered.delivered, recovered.already_sent, recovered.failed) == (2, 1, 0)
+    assert len(handler.messages) == 2
+
+
+async def test_without_smtp_host_emails_go_to_the_outbox(seeded) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    outcome = await send_notifications_for_run(engine, settings, "dashboard_daily", RUN, logger())
+    assert outcome.status == "outbox" and outcome.delivered == 3
+    files = sorted(p.name for p in settings.outbox_path.glob("*.eml"))
+    assert files == [
+        "run-notify-1_run_summary_run.eml",
+        "run-notify-1_store_daily_reports_A668.eml",
+        "run-notify-1_store_daily_reports_A817.eml",
+    ]
+    text = (settings.outbox_path / files[1]).read_text()
+    assert "Subject: Uttam Nagar, Delhi Daily Performance Report 2025-11-17" in text
+    assert "audit@example.com" not in text  # bcc never in headers
+
+
+async def test_missing_pdf_skips_that_store_and_diagnose_reports_it(seeded) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    (settings.reports_path / f"A817_{REPORT_DATE}.pdf").unlink()
+    outcome = await send_notifications_for_run(engine, settings, "dashboard_daily", RUN, logger())
+    assert outcome.planned == 2
+    assert any("PDF for store A817 is missing" in f for f in outcome.findings)
+    findings = await diagnose(engine, settings, "dashboard_daily", RUN)
+    assert any("SMTP_HOST is not set" in f for f in findings)
+    assert any("A817" in f for f in findings)
+    assert await diagnose(engine, settings, "dashboard_daily", "no-such-run") == [
+        f"SMTP_HOST is not set: emails would be written to {settings.outbox_path}",
+        "run summary for run no-such-run not found",
+    ]
+
+
+async def test_templates_are_sandboxed(seeded) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    with pytest.raises(TemplateRenderError):
+        render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+    assert render("<b>{{ x }}</b>", {"x": "<script>"}, html=True) == "<b>&lt;script&gt;</b>"
+    async with session_factory(engine)() as session, session.begin():
+        profile_id = (
+            (
+                await session.execute(
+                    select(NotificationProfile.id).where(NotificationProfile.code == "run_summary")
+                )
+            )
+            .scalars()
+            .first()
+        )
+        await session.execute(
+            update(EmailTemplate)
+            .where(EmailTemplate.profile_id == profile_id)
+            .values(subject_template="{{ run_id.__class__.__init__.__globals__ }}\nBcc: evil@example.com")
+        )
+    outcome = await send_notifications_for_run(engine, settings, "dashboard_daily", RUN, logger())
+    assert outcome.delivered == 3
+    assert any("raw text sent" in f for f in outcome.findings)
+    text = (settings.outbox_path / "run-notify-1_run_summary_run.eml").read_text()
+    assert "evil@example.com" not in text.split("\n\n", 1)[0].split("Subject:")[0]
+    assert "\nBcc:" not in text

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from crm_core.json_logger import (
+    EventLogger,
+    RedactingFilter,
+    describe_exception,
+    normalise_status,
+    redact,
+    register_personal,
+    register_secret,
+)
+
+SECRET = "Sentinel-Secret-4242"
+MOBILE = "9876543210"
+NAME = "Sentinelname Kumar"
+
+FIELDS = {"ts", "run_id", "pipeline", "phase", "bucket", "store_code", "date", "merged_file", "counts"}
+FIELDS |= {"status", "message", "duration_ms", "extras"}
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> tuple[EventLogger, io.StringIO]:
+    stream = io.StringIO()
+    return EventLogger(
+        "run-1", "dashboard_daily", stream=stream, file_path=tmp_path / "logs" / "a.jsonl"
+    ), stream
+
+
+def test_event_has_every_field_and_goes_to_stdout_and_file(log: tuple[EventLogger, io.StringIO]) -> None:
+    logger, stream = log
+    logger.event("ingest", "ok", "bucket ingested", bucket="missed_leads", counts={"merged_rows": 3})
+    line = json.loads(stream.getvalue())
+    assert set(line) == FIELDS
+    assert line["run_id"] == "run-1" and line["counts"] == {"merged_rows": 3}
+    assert line["ts"].endswith("Z")
+    assert logger.file_path is not None
+    assert json.loads(logger.file_path.read_text()) == line
+
+
+def test_secrets_mobiles_and_names_never_appear(log: tuple[EventLogger, io.StringIO]) -> None:
+    logger, stream = log
+    register_secret(SECRET)
+    register_personal(NAME)
+    try:
+        raise RuntimeError(f"login failed with password {SECRET} for {MOBILE}")
+    except RuntimeError as exc:
+        logger.event(
+            "download",
+            "error",
+            f"failed for +91 {MOBILE} / {NAME} using {SECRET}",
+            exc=exc,
+            sample={"customer_name": "Ravi", "mobile_number": MOBILE, "note": f"call {MOBILE}"},
+            nested=[f"x{SECRET}x"],
+        )
+    output = stream.getvalue() + (logger.file_path.read_text() if logger.file_path else "")
+    for sentinel in (SECRET, MOBILE, NAME, "Ravi"):
+        assert sentinel not in output
+    event = json.loads(stream.getvalue())
+    assert "98******10" in event["message"]
+    assert event["extras"]["sample"]["customer_name"] == "R***"
+    assert event["extras"]["error"].startswith("RuntimeError: login failed with password ***")
+
+
+def test_stdlib_records_are_redacted_including_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    register_secret(SECRET)
+    logger = logging.getLogger("crm.test.redaction")
+    logger.addFilter(RedactingFilter())
+    try:
+        raise ValueError(f"bad {SECRET} {MOBILE}")
+    except ValueError:
+        with caplog.at_level(logging.INFO):
+            logger.exception("while handling %s", SECRET)
+    text = caplog.text
+    assert SECRET not in text and MOBILE not in text
+    assert "ValueError" in text
+
+
+def test_events_also_reach_the_stdlib_logger(
+    log: tuple[EventLogger, io.StringIO], caplog: pytest.LogCaptureFixture
+) -> None:
+    logger, _ = log
+    with caplog.at_level(logging.INFO, logger="crm.events"):
+        logger.event("merge", "warn", "unknown column skipped", bucket="missed_leads")
+    record = caplog.records[-1]
+    assert record.levelno == logging.WARNING
+    assert "unknown column skipped" in record.getMessage() and "bucket=missed_leads" in record.getMessage()
+
+
+def test_phase_counts_and_issues(log: tuple[EventLogger, io.StringIO]) -> None:
+    logger, _ = log
+    logger.event("download", "ok", "a")
+    logger.event("download", "warn", "slow", store_code="A668")
+    logger.event("ingest", "error", "db down", bucket="missed_leads")
+    logger.event("ingest", "info", "x")
+    with logger.timed("report", "rendered") as extra:
+        extra["status"] = "warning"
+    assert logger.phase_counts() == {
+        "download": {"ok": 1, "warning": 1, "error": 0},
+        "ingest": {"ok": 1, "warning": 0, "error": 1},
+        "report": {"ok": 0, "warning": 1, "error": 0},
+    }
+    assert logger.issues() == ["rendered", "db down (bucket missed_leads)", "slow (store A668)"]
+    assert logger.events[-1]["duration_ms"] is not None
+
+
+def test_normalise_status_and_helpers() -> None:
+    assert [normalise_status(s) for s in ("warn", "WARNING", "error", "info", "ok")] == [
+        "warning",
+        "warning",
+        "error",
+        "ok",
+        "ok",
+    ]
+    assert redact({"phone": "9123456789", "rows": 3}) == {"phone": "91******89", "rows": 3}
+    assert describe_exception(KeyError("k")) == "KeyError: 'k'"

@@ -1,0 +1,53 @@
+"""The migrations equal the models, and upgrade/downgrade/upgrade works on both dialects."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Connection
+
+from crm_core.db import migrate
+from crm_core.db.engine import make_engine
+from crm_core.db.models import Base, EmailTemplate, NotificationProfile, Pipeline
+
+
+def _diff(conn: Connection) -> list[object]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_models_and_migrations_agree(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(_diff)
+        assert diff == []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        await migrate.downgrade(engine, "base")
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert set(tables) <= {"alembic_version"}
+        await migrate.upgrade(engine)
+        assert await migrate.current_revision(engine) == migrate.head_revision()
+        async with engine.connect() as conn:
+            pipelines = (await conn.execute(select(Pipeline.code).order_by(Pipeline.code))).scalars().all()
+            templates = (await conn.execute(select(text("count(*)")).select_from(EmailTemplate))).scalar()
+            profiles = (await conn.execute(select(NotificationProfile.code))).scalars().all()
+        assert pipelines == ["dashboard_daily", "dashboard_monthly", "dashboard_weekly"]
+        assert "crm_downloader_daily" not in pipelines
+        assert templates == 6
+        assert sorted(set(profiles)) == [
+            "run_summary",
+            "store_daily_reports",
+            "store_monthly_reports",
+            "store_weekly_reports",
+        ]
+    finally:
+        await engine.dispose()

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crm_core.json_logger import redact_text
+from crm_core.settings import ConfigError, RunEnv, Settings, load_settings
+
+
+def make(**kwargs: object) -> Settings:
+    return load_settings(_env_file=None, **kwargs)
+
+
+def test_embedded_defaults_use_sqlite_under_crm_home(tmp_path: Path) -> None:
+    settings = make(crm_home=tmp_path)
+    assert settings.db_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'crm.db'}"
+    assert settings.dialect == "sqlite"
+    assert settings.crm_run_env is RunEnv.DEV
+    assert settings.ingest_batch_size == 3000
+    assert settings.downloads_path == tmp_path.resolve() / "downloads"
+    assert settings.reports_path == tmp_path.resolve() / "reports"
+    assert settings.outbox_path == tmp_path.resolve() / "outbox"
+    assert settings.portal_concurrency == 2 and settings.portal_headless is True
+    assert settings.smtp_port == 587 and settings.smtp_security == "starttls"
+    assert str(settings.zone) == "Asia/Kolkata"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CRM_HOME", str(tmp_path))
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://127.0.0.1:8000/")
+    monkeypatch.setenv("PORTAL_CONCURRENCY", "4")
+    monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "pdfs"))
+    settings = make()
+    assert settings.portal_base_url == "http://127.0.0.1:8000"
+    assert settings.portal_concurrency == 4
+    assert settings.reports_path == (tmp_path / "pdfs").resolve()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("database_url", "not a url", "DATABASE_URL: is not a database URL"),
+        ("database_url", "mysql://u@h/db", "DATABASE_URL: driver 'mysql' is not supported"),
+        ("crm_run_env", "staging", "CRM_RUN_ENV:"),
+        ("crm_timezone", "Mars/Olympus", "CRM_TIMEZONE: unknown time zone"),
+        ("ingest_batch_size", 0, "INGEST_BATCH_SIZE:"),
+        ("portal_base_url", "ftp://x", "PORTAL_BASE_URL: must start with http"),
+        ("smtp_security", "tls", "SMTP_SECURITY:"),
+    ],
+)
+def test_bad_values_give_one_line_naming_the_variable(field: str, value: object, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make(**{field: value})
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_placeholder_secrets_refused_in_prod_only() -> None:
+    with pytest.raises(ConfigError, match="PORTAL_PASSWORD: placeholder secret refused"):
+        make(crm_run_env="prod", portal_password="changeme")
+    with pytest.raises(ConfigError, match="DATABASE_URL: placeholder secret refused"):
+        make(crm_run_env="prod", database_url="postgresql+asyncpg://crm:changeme@db:5432/crm")
+    assert make(crm_run_env="dev", portal_password="changeme").portal_password is not None
+    assert make(crm_run_env="prod", portal_password="S3cure-Long-Pass").portal_password is not None
+
+
+def test_secrets_are_registered_for_redaction() -> None:
+    make(portal_password="Sentinel-Portal-Pw-91", smtp_password="Sentinel-Smtp-Pw-17")
+    text = redact_text("login with Sentinel-Portal-Pw-91 and Sentinel-Smtp-Pw-17")
+    assert "Sentinel" not in text
+
+
+def test_redacted_database_url_hides_password() -> None:
+    settings = make(database_url="postgresql+asyncpg://crm:pw-Secret-9@db:5432/crm")
+    assert "pw-Secret-9" not in settings.db_url_redacted
+    assert "pw-Secret-9" not in repr(settings)
+
+
+def test_chromium_path_configured_or_autodetected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make(chromium_path=tmp_path / "chrome").chromium_executable() == tmp_path / "chrome"
+    fake = tmp_path / "bin" / "chromium"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    assert make().chromium_executable() == fake
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert make().chromium_executable() is None
