@@ -74,7 +74,9 @@ class PrefectStack:
                 return run
             time.sleep(1)
         worker_log = (self.home / "worker.log").read_text(errors="replace")[-4000:]
-        raise AssertionError(f"flow run {flow_run_id} did not finish in {timeout}s; worker log:\n{worker_log}")
+        raise AssertionError(
+            f"flow run {flow_run_id} did not finish in {timeout}s; worker log:\n{worker_log}"
+        )
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -105,7 +107,9 @@ def prefect_stack(home: Path) -> Iterator[PrefectStack]:
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CRM_", "DATABASE_URL", "PORTAL_", "SMTP_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_", "CRM_", "DATABASE_URL", "PORTAL_", "SMTP_"))
     }
     env |= {
         "PREFECT_HOME": str(home / "prefect"),
@@ -137,7 +141,9 @@ def prefect_stack(home: Path) -> Iterator[PrefectStack]:
             except OSError:
                 pass
             if time.monotonic() > deadline or stack.processes[0].poll() is not None:
-                raise AssertionError("Prefect server did not start:\n" + (home / "server.log").read_text()[-3000:])
+                raise AssertionError(
+                    "Prefect server did not start:\n" + (home / "server.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
         yield stack
     finally:
