@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_core.db.engine import session_factory
-from crm_core.db.models import EmailSend
+from crm_core.db.models import EmailSend, PipelineRunSummary
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.notify.plans import EmailPlan, PlanResult, build_plans
 from crm_core.notify.transport import Delivery, DeliveryError, send_smtp, write_outbox
@@ -86,14 +86,7 @@ async def send_notifications_for_run(
     sessions = session_factory(engine)
     async with sessions() as session:
         plan_result: PlanResult = await build_plans(session, pipeline_code, run_id)
-        done = {
-            (row.profile_code, row.store_code)
-            for row in (
-                await session.execute(
-                    select(EmailSend).where(EmailSend.run_id == run_id, EmailSend.status.in_(DELIVERED))
-                )
-            ).scalars()
-        }
+        done = await delivered_before(session, pipeline_code, run_id)
     outcome.findings = plan_result.findings
     for finding in plan_result.findings:
         logger.event(PHASE, "warn", finding)
@@ -110,7 +103,7 @@ async def send_notifications_for_run(
             logger.event(
                 PHASE,
                 "info",
-                f"email {plan.label} already sent for this run, skipped",
+                f"email {plan.label} already sent for this run or report date, skipped",
                 store_code=plan.store_code,
             )
             continue
@@ -154,6 +147,47 @@ async def send_notifications_for_run(
             )
         await record_send(engine, record)
     return outcome
+
+
+async def delivered_before(session: AsyncSession, pipeline_code: str, run_id: str) -> set[tuple[str, str]]:
+    """(profile, store) pairs whose email must not go out again for this run.
+
+    A rerun of the same report date is a new run, but its recipients already have that date's store
+    reports: those count as delivered. A run-level email (the run summary) counts as delivered only when
+    it went out for this run, or for an earlier run of the date that ended in the same status — so a
+    rerun that fixed an error run still tells the operator it is fixed."""
+    this = (
+        await session.execute(
+            select(PipelineRunSummary.report_date, PipelineRunSummary.overall_status).where(
+                PipelineRunSummary.run_id == run_id
+            )
+        )
+    ).first()
+    same_run = EmailSend.run_id == run_id
+    if this is None or this.report_date is None:
+        scope = same_run
+    else:
+        earlier = (
+            select(PipelineRunSummary.run_id, PipelineRunSummary.overall_status)
+            .where(
+                PipelineRunSummary.pipeline_name == pipeline_code,
+                PipelineRunSummary.report_date == this.report_date,
+            )
+            .subquery()
+        )
+        scope = or_(
+            same_run,
+            and_(EmailSend.store_code != "", EmailSend.run_id.in_(select(earlier.c.run_id))),
+            EmailSend.run_id.in_(
+                select(earlier.c.run_id).where(earlier.c.overall_status == this.overall_status)
+            ),
+        )
+    rows = await session.execute(
+        select(EmailSend.profile_code, EmailSend.store_code).where(
+            EmailSend.pipeline_code == pipeline_code, EmailSend.status.in_(DELIVERED), scope
+        )
+    )
+    return {(profile, store) for profile, store in rows.all()}
 
 
 async def record_send(engine: AsyncEngine, values: dict[str, Any]) -> None:

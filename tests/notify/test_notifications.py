@@ -208,3 +208,59 @@ async def test_templates_are_sandboxed(seeded) -> None:  # type: ignore[no-untyp
     text = (settings.outbox_path / "run-notify-1_run_summary_run.eml").read_text()
     assert "evil@example.com" not in text.split("\n\n", 1)[0].split("Subject:")[0]
     assert "\nBcc:" not in text
+
+
+async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    port, handler = smtp_server
+    smtp = smtp_settings(settings, port)
+    await send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger())
+    assert len(handler.messages) == 3
+
+    async def rerun(run_id: str, phases: dict[str, dict[str, int]]) -> None:
+        async with session_factory(engine)() as session, session.begin():
+            summary = RunSummary(
+                "dashboard_daily",
+                run_id,
+                "dev",
+                datetime(2025, 11, 18, 3, 0, tzinfo=UTC),
+                datetime(2025, 11, 18, 3, 5, tzinfo=UTC),
+                REPORT_DATE,
+                phases,
+                {},
+            )
+            await save_run_summary(session, summary, summary.daily_text())
+            documents = (await session.execute(select(Document))).scalars().all()
+            for document in documents:
+                session.add(
+                    Document(
+                        **{
+                            c: getattr(document, c)
+                            for c in (
+                                "doc_type",
+                                "doc_subtype",
+                                "doc_date",
+                                "file_name",
+                                "file_path",
+                                "status",
+                            )
+                        },
+                        reference_name_1="pipeline",
+                        reference_id_1="dashboard_daily",
+                        reference_name_2="run_id",
+                        reference_id_2=run_id,
+                        reference_name_3="store_code",
+                        reference_id_3=document.reference_id_3,
+                        file_size_bytes=document.file_size_bytes,
+                    )
+                )
+
+    # Same date, same status: the store reports and the summary already went out.
+    await rerun("run-notify-2", {"download": {"ok": 3, "warning": 0, "error": 0}})
+    same = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-2", logger())
+    assert (same.delivered, same.already_sent) == (0, 3)
+    # Same date, the outcome changed: only the new summary goes out.
+    await rerun("run-notify-3", {"download": {"ok": 2, "warning": 1, "error": 0}})
+    changed = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-3", logger())
+    assert (changed.delivered, changed.already_sent) == (1, 2)
+    assert handler.messages[-1]["message"]["Subject"].endswith("| WARNING")
