@@ -1,0 +1,344 @@
+"""Record-level merge of one bucket's per-store CSV files (DOMAIN A3, B5.2, B12.1–B12.5).
+
+Every per-store file is parsed as CSV with polars (all values text), its headers are mapped to the
+registry's canonical columns, and the records of all stores (sorted store order) are concatenated,
+de-duplicated on the bucket's keys keeping the LAST occurrence, and written atomically to
+`merged_<bucket>_<YYYYMMDD>.csv` with two provenance columns (`source_file`, `source_line`).
+
+Damaged input never stops the bucket: an empty, header-only, HTML or unparseable file contributes 0 rows
+and one warning naming the file. Warnings never carry field values (only file names, header names with
+mobiles masked, line numbers and counts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from crm_core.exports import ExportSpec, normalise_header
+from crm_core.json_logger import EventLogger, redact_text
+
+SOURCE_FILE = "source_file"
+SOURCE_LINE = "source_line"
+PROVENANCE_COLUMNS = (SOURCE_FILE, SOURCE_LINE)
+
+_BOM = b"\xef\xbb\xbf"
+_HTML_SNIFF_CHARS = 512
+_HTML_MARKERS = ("<html", "<!doctype html")
+# Header names are echoed in warnings; a headerless file would put data there, so keep them short.
+_MAX_HEADER_SHOWN = 40
+_NEWLINE = 10
+_QUOTE = 34
+
+_Warn = Callable[[str], None]
+
+
+@dataclass
+class MergeResult:
+    bucket: str
+    merged_path: Path | None  # None only when no input file exists at all
+    download_rows_by_store: dict[str, int]  # data records read per store file (0 for empty/HTML/unreadable)
+    download_total: int
+    raw_rows: int  # records before de-dup
+    merged_rows: int  # records after de-dup (keep LAST occurrence, stores in sorted order)
+    source_files: dict[str, Path]  # store -> per-store file (what cleanup deletes)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _FileSkipped(Exception):
+    """The file contributes 0 rows; the message (no personal data) becomes the warning."""
+
+
+@dataclass
+class _Records:
+    """Where the header and the data records of one file start (physical lines, 1-based)."""
+
+    header_offset: int  # byte offset of the header record
+    physical_rows: int  # rows polars will produce after the header (blank lines included)
+    keep: np.ndarray  # bool mask over those rows: False for blank lines
+    start_lines: np.ndarray  # int64, 1-based start line of every kept record
+
+
+def merge_bucket(
+    spec: ExportSpec,
+    files: Mapping[str, Path],
+    out_dir: Path,
+    report_date: date,
+    logger: EventLogger | None = None,
+) -> MergeResult:
+    """Merge the per-store files of `spec`'s bucket into `out_dir / spec.merged_file_name(report_date)`."""
+    started = time.perf_counter()
+    warnings: list[str] = []
+    rows_by_store: dict[str, int] = {}
+    source_files: dict[str, Path] = {}
+    frames: list[pl.DataFrame] = []
+    header_map = spec.header_map()
+
+    def warn(message: str, store: str | None = None) -> None:
+        message = redact_text(message)
+        warnings.append(message)
+        if logger is not None:
+            logger.event("merge", "warn", message, bucket=spec.bucket, store_code=store)
+
+    for store in sorted(files):
+        path = Path(files[store])
+        rows_by_store[store] = 0
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            warn(f"{spec.bucket}: no file for store {store} ({path.name}); 0 rows", store)
+            continue
+        except OSError as exc:
+            warn(f"{path.name}: unreadable ({type(exc).__name__}); 0 rows", store)
+            source_files[store] = path
+            continue
+        source_files[store] = path
+        try:
+            frame = _read_store_file(spec, header_map, path.name, raw, functools.partial(warn, store=store))
+        except _FileSkipped as skipped:
+            warn(str(skipped), store)
+            continue
+        rows_by_store[store] = frame.height
+        if frame.height:
+            frames.append(frame)
+
+    raw_rows = sum(rows_by_store.values())
+    if not source_files:
+        if logger is not None:
+            logger.event(
+                "merge", "warn", "no input file exists; nothing merged", bucket=spec.bucket, counts={}
+            )
+        return MergeResult(spec.bucket, None, rows_by_store, raw_rows, raw_rows, 0, source_files, warnings)
+
+    merged = pl.concat(frames, how="vertical") if frames else _empty_frame(spec)
+    merged = deduplicate(merged, spec.keys)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged_path = out_dir / spec.merged_file_name(report_date)
+    write_atomically(merged, merged_path)
+
+    result = MergeResult(
+        bucket=spec.bucket,
+        merged_path=merged_path,
+        download_rows_by_store=rows_by_store,
+        download_total=raw_rows,
+        raw_rows=raw_rows,
+        merged_rows=merged.height,
+        source_files=source_files,
+        warnings=warnings,
+    )
+    if logger is not None:
+        logger.event(
+            "merge",
+            "warn" if warnings else "ok",
+            f"merged {len(source_files)} file(s): {raw_rows} rows read, {merged.height} after de-dup",
+            bucket=spec.bucket,
+            merged_file=merged_path.name,
+            counts={"download_total": raw_rows, "raw_rows": raw_rows, "merged_rows": merged.height},
+            duration_ms=(time.perf_counter() - started) * 1000,
+            download_rows_by_store=rows_by_store,
+            warnings=len(warnings),
+        )
+    return result
+
+
+def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Keep the LAST record per key, in the order of the kept records; rows with an empty key all stay.
+
+    Key values are compared trimmed and store codes case-insensitively (B12.12), the way validation and
+    the upsert will see them, so the merge never keeps two rows that the database would collapse.
+    """
+    if not keys or frame.height == 0:
+        return frame
+    normalised = [
+        (
+            pl.col(k).str.strip_chars().str.to_uppercase()
+            if k == "store_code"
+            else pl.col(k).str.strip_chars()
+        ).alias(k)
+        for k in keys
+    ]
+    has_key = pl.all_horizontal([(e.is_not_null() & (e != "")) for e in normalised])
+    keep = has_key.not_() | pl.struct(normalised).is_last_distinct()
+    return frame.filter(keep)
+
+
+def write_atomically(frame: pl.DataFrame, path: Path) -> None:
+    """Write the CSV beside its final name and rename it, so a reader never sees a half-written file."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            frame.write_csv(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def _empty_frame(spec: ExportSpec) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {name: pl.String() for name in spec.column_names}
+    schema[SOURCE_FILE] = pl.String()
+    schema[SOURCE_LINE] = pl.Int64()
+    return pl.DataFrame(schema=schema)
+
+
+def _read_store_file(
+    spec: ExportSpec,
+    header_map: Mapping[str, str],
+    name: str,
+    raw: bytes,
+    warn: _Warn,
+) -> pl.DataFrame:
+    data = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+    if not data.strip():
+        raise _FileSkipped(f"{name}: empty file; 0 rows")
+    head = data[: _HTML_SNIFF_CHARS * 4].decode("utf-8", errors="replace")[:_HTML_SNIFF_CHARS].lower()
+    if any(marker in head for marker in _HTML_MARKERS):
+        raise _FileSkipped(f"{name}: HTML page instead of CSV (session expired?); file skipped, 0 rows")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        data = data.decode("utf-8", errors="replace").encode("utf-8")
+        warn(f"{name}: not valid UTF-8 (first bad byte on line {line}); undecodable bytes replaced by U+FFFD")
+
+    records = _locate_records(data)
+    try:
+        table = pl.read_csv(
+            data[records.header_offset :],
+            has_header=False,
+            infer_schema=False,
+            null_values=[""],
+        )
+    except pl.exceptions.PolarsError:
+        raise _FileSkipped(f"{name}: CSV could not be parsed ({_diagnose(data)}); 0 rows") from None
+    if table.height != records.physical_rows + 1:
+        raise _FileSkipped(
+            f"{name}: CSV could not be parsed (record boundaries are ambiguous, stray quote?); 0 rows"
+        )
+
+    headers = ["" if v is None else str(v) for v in table.row(0)]
+    positions = _map_headers(spec, header_map, name, headers, warn)
+    body = table.slice(1)
+    if not records.keep.all():
+        body = body.filter(pl.Series(records.keep))
+    if body.height == 0:
+        raise _FileSkipped(f"{name}: header only; 0 rows")
+
+    columns = body.columns
+    return body.select(
+        *[
+            pl.col(columns[positions[c]]).alias(c) if c in positions else pl.lit(None, pl.String).alias(c)
+            for c in spec.column_names
+        ],
+        pl.lit(name, pl.String).alias(SOURCE_FILE),
+        pl.Series(SOURCE_LINE, records.start_lines, dtype=pl.Int64),
+    )
+
+
+def _map_headers(
+    spec: ExportSpec,
+    header_map: Mapping[str, str],
+    name: str,
+    headers: Sequence[str],
+    warn: _Warn,
+) -> dict[str, int]:
+    """Canonical column → position in the file. First matching header wins (B12.4); the rest warn."""
+    positions: dict[str, int] = {}
+    unknown: list[str] = []
+    repeated: list[str] = []
+    for index, header in enumerate(headers):
+        column = header_map.get(normalise_header(header))
+        if column is None:
+            unknown.append(_show_header(header))
+        elif column in positions:
+            repeated.append(f"{_show_header(header)}→{column}")
+        else:
+            positions[column] = index
+    if unknown and not positions:
+        # Likely a file without a header row: its "header names" would be a customer's data.
+        warn(
+            f"{name}: none of the {len(unknown)} header(s) is a known column (no header row?); names withheld"
+        )
+    elif unknown:
+        warn(f"{name}: {len(unknown)} unknown column(s) skipped: {', '.join(unknown)}")
+    if repeated:
+        warn(f"{name}: column(s) already mapped by an earlier header, skipped: {', '.join(repeated)}")
+    return positions
+
+
+def _show_header(header: str) -> str:
+    shown = header.replace("\ufeff", "")
+    if len(shown) > _MAX_HEADER_SHOWN:
+        shown = shown[:_MAX_HEADER_SHOWN] + "…"
+    return repr(shown)
+
+
+def _locate_records(data: bytes) -> _Records:
+    """Record starts from the raw bytes: a newline ends a record iff an even number of quotes precede it.
+
+    polars does not report line numbers; this scan gives each record's first physical line even when a
+    quoted field spans several lines, and tells blank lines (which polars returns as all-null rows) apart.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == _NEWLINE)
+    if data.find(b'"') == -1:
+        terminators = newlines
+        terminator_lines = np.arange(newlines.size, dtype=np.int64)
+    else:
+        quotes = np.flatnonzero(buf == _QUOTE)
+        outside = (np.searchsorted(quotes, newlines) & 1) == 0
+        terminators = newlines[outside]
+        terminator_lines = np.flatnonzero(outside).astype(np.int64)
+    # Record k spans [starts[k], ends[k]); the empty tail after a final newline is no record.
+    starts = np.concatenate(([0], terminators + 1))
+    ends = np.concatenate((terminators, [len(data)]))
+    start_lines = np.concatenate(([1], terminator_lines + 2))
+    if starts[-1] >= len(data):
+        starts, ends, start_lines = starts[:-1], ends[:-1], start_lines[:-1]
+    lengths = ends - starts
+    blank = (lengths == 0) | ((lengths == 1) & (buf[np.minimum(starts, len(data) - 1)] == ord("\r")))
+    non_blank = np.flatnonzero(~blank)
+    if non_blank.size == 0:
+        return _Records(len(data), 0, np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
+    header = int(non_blank[0])  # polars skips blank lines before the header
+    return _Records(
+        header_offset=int(starts[header]),
+        physical_rows=len(starts) - header - 1,
+        keep=~blank[header + 1 :],
+        start_lines=start_lines[header + 1 :][~blank[header + 1 :]],
+    )
+
+
+def _diagnose(data: bytes) -> str:
+    """Find where a file stops being CSV, for the warning (line and field counts only, never values)."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""), strict=True)
+    width: int | None = None
+    line = 0
+    try:
+        for row in reader:
+            if not row:
+                line = reader.line_num
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) > width:
+                return f"record on line {line + 1} has {len(row)} fields, the header has {width}"
+            line = reader.line_num
+    except csv.Error:
+        return f"malformed quoting near line {reader.line_num}"
+    return "malformed quoting" if width is not None else "no header"
