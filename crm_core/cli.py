@@ -14,6 +14,7 @@ from crm_core.db.cli import db_app, recipients_app, stores_app
 from crm_core.json_logger import describe_exception
 from crm_core.notify.cli import notifications_app
 from crm_core.portal.cli import portal_app, sandbox_app
+from crm_core.run_cli import demo_command, run_app
 
 app = typer.Typer(
     name="crm",
@@ -31,6 +32,8 @@ app.add_typer(blocks_app, name="blocks")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(portal_app, name="portal")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(run_app, name="run")
+app.command("demo")(demo_command)
 # --- end sub-apps ---
 
 
