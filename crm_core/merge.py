@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
 import io
 import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -41,6 +41,11 @@ _HTML_MARKERS = ("<html", "<!doctype html")
 _MAX_HEADER_SHOWN = 40
 _NEWLINE = 10
 _QUOTE = 34
+
+_READ_WORKERS = 4
+# Key values that trimming (and, for store codes, upper-casing) would change, or empty ones.
+_UNNORMALISED = r"^\s|\s$|^$"
+_STORE_CODE_UNNORMALISED = r"^\s|\s$|^$|\p{Ll}"
 
 _Warn = Callable[[str], None]
 
@@ -71,6 +76,17 @@ class _Records:
     start_lines: np.ndarray  # int64, 1-based start line of every kept record
 
 
+@dataclass
+class _Loaded:
+    """One store's file after reading: its records (or None) and its warnings, in the order they arose."""
+
+    store: str
+    path: Path
+    exists: bool
+    frame: pl.DataFrame | None
+    warnings: list[str]
+
+
 def merge_bucket(
     spec: ExportSpec,
     files: Mapping[str, Path],
@@ -80,46 +96,32 @@ def merge_bucket(
 ) -> MergeResult:
     """Merge the per-store files of `spec`'s bucket into `out_dir / spec.merged_file_name(report_date)`."""
     started = time.perf_counter()
+    header_map = spec.header_map()
+    stores = sorted(files)
+    # polars parses each file on all cores, but the byte scan and the glue around it are serial; a small
+    # pool overlaps one file's serial part with another's parse. `map` keeps the sorted store order.
+    with ThreadPoolExecutor(max_workers=min(_READ_WORKERS, max(1, len(stores)))) as pool:
+        loaded = list(pool.map(lambda store: _load(spec, header_map, store, Path(files[store])), stores))
+
     warnings: list[str] = []
     rows_by_store: dict[str, int] = {}
     source_files: dict[str, Path] = {}
     frames: list[pl.DataFrame] = []
-    header_map = spec.header_map()
-
-    def warn(message: str, store: str | None = None) -> None:
-        message = redact_text(message)
-        warnings.append(message)
-        if logger is not None:
-            logger.event("merge", "warn", message, bucket=spec.bucket, store_code=store)
-
-    for store in sorted(files):
-        path = Path(files[store])
-        rows_by_store[store] = 0
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            warn(f"{spec.bucket}: no file for store {store} ({path.name}); 0 rows", store)
-            continue
-        except OSError as exc:
-            warn(f"{path.name}: unreadable ({type(exc).__name__}); 0 rows", store)
-            source_files[store] = path
-            continue
-        source_files[store] = path
-        try:
-            frame = _read_store_file(spec, header_map, path.name, raw, functools.partial(warn, store=store))
-        except _FileSkipped as skipped:
-            warn(str(skipped), store)
-            continue
-        rows_by_store[store] = frame.height
-        if frame.height:
-            frames.append(frame)
+    for item in loaded:
+        for message in item.warnings:
+            warnings.append(message)
+            if logger is not None:
+                logger.event("merge", "warn", message, bucket=spec.bucket, store_code=item.store)
+        rows_by_store[item.store] = item.frame.height if item.frame is not None else 0
+        if item.exists:
+            source_files[item.store] = item.path
+        if item.frame is not None:
+            frames.append(item.frame)
 
     raw_rows = sum(rows_by_store.values())
     if not source_files:
         if logger is not None:
-            logger.event(
-                "merge", "warn", "no input file exists; nothing merged", bucket=spec.bucket, counts={}
-            )
+            logger.event("merge", "warn", "no input file exists; nothing merged", bucket=spec.bucket)
         return MergeResult(spec.bucket, None, rows_by_store, raw_rows, raw_rows, 0, source_files, warnings)
 
     merged = pl.concat(frames, how="vertical") if frames else _empty_frame(spec)
@@ -161,16 +163,27 @@ def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """
     if not keys or frame.height == 0:
         return frame
-    normalised = [
-        (
-            pl.col(k).str.strip_chars().str.to_uppercase()
-            if k == "store_code"
-            else pl.col(k).str.strip_chars()
-        ).alias(k)
-        for k in keys
-    ]
-    has_key = pl.all_horizontal([(e.is_not_null() & (e != "")) for e in normalised])
-    keep = has_key.not_() | pl.struct(normalised).is_last_distinct()
+    # Normalising allocates new strings for every key value; skip it when no value would change.
+    needs_normalising = frame.select(
+        pl.any_horizontal(
+            pl.col(k).str.contains(_STORE_CODE_UNNORMALISED if k == "store_code" else _UNNORMALISED).any()
+            for k in keys
+        )
+    ).item()
+    if needs_normalising:
+        key_values = [
+            (
+                pl.col(k).str.strip_chars().str.to_uppercase()
+                if k == "store_code"
+                else pl.col(k).str.strip_chars()
+            )
+            for k in keys
+        ]
+        has_key = pl.all_horizontal([v.is_not_null() & (v != "") for v in key_values])
+    else:
+        key_values = [pl.col(k) for k in keys]
+        has_key = pl.all_horizontal([v.is_not_null() for v in key_values])
+    keep = has_key.not_() | pl.struct(key_values).is_last_distinct()
     return frame.filter(keep)
 
 
@@ -179,9 +192,8 @@ def write_atomically(frame: pl.DataFrame, path: Path) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            # No fsync: after a crash the merge is simply rerun from the per-store files, which are kept.
             frame.write_csv(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -196,6 +208,28 @@ def _empty_frame(spec: ExportSpec) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def _load(spec: ExportSpec, header_map: Mapping[str, str], store: str, path: Path) -> _Loaded:
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(redact_text(message))
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        warn(f"{spec.bucket}: no file for store {store} ({path.name}); 0 rows")
+        return _Loaded(store, path, False, None, warnings)
+    except OSError as exc:
+        warn(f"{path.name}: unreadable ({type(exc).__name__}); 0 rows")
+        return _Loaded(store, path, True, None, warnings)
+    try:
+        frame = _read_store_file(spec, header_map, path.name, raw, warn)
+    except _FileSkipped as skipped:
+        warn(str(skipped))
+        return _Loaded(store, path, True, None, warnings)
+    return _Loaded(store, path, True, frame, warnings)
+
+
 def _read_store_file(
     spec: ExportSpec,
     header_map: Mapping[str, str],
@@ -204,7 +238,7 @@ def _read_store_file(
     warn: _Warn,
 ) -> pl.DataFrame:
     data = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
-    if not data.strip():
+    if not data or data.isspace():
         raise _FileSkipped(f"{name}: empty file; 0 rows")
     head = data[: _HTML_SNIFF_CHARS * 4].decode("utf-8", errors="replace")[:_HTML_SNIFF_CHARS].lower()
     if any(marker in head for marker in _HTML_MARKERS):

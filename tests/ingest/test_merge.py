@@ -14,11 +14,12 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, UNDELIVERED_ALL
 from crm_core.json_logger import EventLogger
-from crm_core.merge import MergeResult, merge_bucket
+from crm_core.merge import MergeResult, deduplicate, merge_bucket
 
 WriteFile = Callable[[str, bytes], Path]
 DAY = date(2025, 11, 17)
@@ -585,6 +586,24 @@ def test_rows_with_empty_keys_are_kept_and_never_collapsed(write_file: WriteFile
 
     repeat = merge_bucket(REPEAT_CUSTOMERS, {"B002": b}, out_dir, DAY)
     assert (repeat.raw_rows, repeat.merged_rows) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("store_b", "empty"),
+    [("A001", None), (" a001", ""), ("A001", " ")],
+    ids=["plain-keys", "case-and-padding", "blank-key"],
+)
+def test_deduplicate_keeps_last_per_key_and_every_empty_key(store_b: str, empty: str | None) -> None:
+    frame = pl.DataFrame(
+        {
+            "store_code": ["A001", "A001", store_b, None, None, "A001", "A001", "B002"],
+            "pickup_no": ["P1", "P2", "P1", "P1", "P1", None, empty, "P1"],
+            "n": ["1", "2", "3", "4", "5", "6", "7", "8"],
+        }
+    )
+    kept = deduplicate(frame, ("store_code", "pickup_no"))
+    assert kept["n"].to_list() == ["2", "3", "4", "5", "6", "7", "8"]
+    assert kept["store_code"].to_list()[1] == store_b  # the kept row is unchanged
 
 
 # --- writing -----------------------------------------------------------------------------------------
