@@ -1,0 +1,203 @@
+"""Audit and cleanup of one bucket (DOMAIN A3, B5.4–B5.5), and the merge → ingest → audit composition.
+
+Verdict `ok` iff nothing was rejected and every merged row was ingested; only then, after the ingest
+transaction committed, are the per-store files and the merged file deleted. Any other outcome keeps every
+file for inspection and logs why. A dry run never deletes and is a `warn` ("dry run: nothing ingested").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.exports import ExportSpec
+from crm_core.ingest import IngestError, IngestResult, ingest_merged
+from crm_core.json_logger import EventLogger, describe_exception
+from crm_core.merge import MergeResult, merge_bucket
+
+Verdict = Literal["ok", "warn", "error"]
+DRY_RUN_REASON = "dry run: nothing ingested"
+
+
+@dataclass
+class BucketOutcome:
+    bucket: str
+    merge: MergeResult | None
+    ingest: IngestResult | None
+    verdict: Verdict
+    reason: str
+    files_deleted: list[str] = field(default_factory=list)
+    files_kept: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        ingest = self.ingest
+        return {
+            "download_total": self.merge.download_total if self.merge else 0,
+            "merged_rows": self.merge.merged_rows if self.merge else 0,
+            "rejected_rows": ingest.rejected_rows if ingest else 0,
+            "inserted": ingest.inserted if ingest else 0,
+            "updated": ingest.updated if ingest else 0,
+            "ingested_rows": ingest.ingested_rows if ingest else 0,
+        }
+
+    def as_metrics(self) -> dict[str, Any]:
+        """The bucket's entry in the run summary's `metrics_json["buckets"]` (B5.7)."""
+        merge = self.merge
+        return {
+            "stores": dict(merge.download_rows_by_store) if merge else {},
+            "counts": {
+                **self.counts(),
+                "null_warnings": self.ingest.null_warnings if self.ingest else 0,
+            },
+            "merged_file": str(merge.merged_path) if merge and merge.merged_path else None,
+            "rejects_file": str(self.ingest.rejects_path)
+            if self.ingest and self.ingest.rejects_path
+            else None,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "files_deleted": list(self.files_deleted),
+            "files_kept": list(self.files_kept),
+        }
+
+
+def _judge(
+    merge: MergeResult, ingest: IngestResult | None, dry_run: bool, error: str | None
+) -> tuple[Verdict, str]:
+    if error:
+        return "error", error
+    if dry_run:
+        return "warn", DRY_RUN_REASON
+    if merge.merged_path is None:
+        return "warn", "no input file: nothing merged or ingested"
+    if ingest is None:
+        return "warn", "merged file not ingested"
+    problems = []
+    if ingest.rejected_rows:
+        problems.append(f"{ingest.rejected_rows} row(s) rejected")
+    if ingest.ingested_rows != merge.merged_rows:
+        problems.append(f"ingested {ingest.ingested_rows} of {merge.merged_rows} merged rows")
+    if problems:
+        return "warn", "; ".join(problems)
+    return "ok", f"{ingest.ingested_rows} row(s) ingested ({ingest.inserted} new, {ingest.updated} updated)"
+
+
+def _bucket_files(merge: MergeResult, ingest: IngestResult | None) -> list[Path]:
+    files = [Path(p) for _, p in sorted(merge.source_files.items())]
+    if merge.merged_path is not None:
+        files.append(merge.merged_path)
+    if ingest is not None and ingest.rejects_path is not None:
+        files.append(ingest.rejects_path)
+    return files
+
+
+def audit_and_cleanup(
+    merge: MergeResult,
+    ingest: IngestResult | None,
+    *,
+    dry_run: bool,
+    logger: EventLogger | None = None,
+    error: str | None = None,
+) -> BucketOutcome:
+    """Judge the bucket's counts; on `ok` delete its files, otherwise keep them and say why."""
+    verdict, reason = _judge(merge, ingest, dry_run, error)
+    outcome = BucketOutcome(merge.bucket, merge, ingest, verdict, reason)
+    counts = outcome.counts()
+    if logger is not None:
+        logger.event(
+            "audit",
+            verdict,
+            f"audit {verdict}: {reason}",
+            bucket=merge.bucket,
+            merged_file=merge.merged_path.name if merge.merged_path else None,
+            counts=counts,
+        )
+    files = [p for p in _bucket_files(merge, ingest) if p.exists()]
+    if verdict != "ok":
+        outcome.files_kept = [str(p) for p in files]
+        if logger is not None:
+            logger.event(
+                "cleanup",
+                "info" if dry_run else "warn",
+                f"files kept ({len(files)}): {reason}",
+                bucket=merge.bucket,
+                counts=counts,
+                files_kept=[p.name for p in files],
+            )
+        return outcome
+    failed: list[str] = []
+    for path in files:
+        try:
+            path.unlink()
+            outcome.files_deleted.append(str(path))
+        except OSError as exc:
+            failed.append(f"{path.name} ({type(exc).__name__})")
+            outcome.files_kept.append(str(path))
+    if logger is not None:
+        logger.event(
+            "cleanup",
+            "warn" if failed else "ok",
+            f"files removed after successful audit ({len(outcome.files_deleted)})"
+            + (f"; could not delete {', '.join(failed)}" if failed else ""),
+            bucket=merge.bucket,
+            counts=counts,
+            files_deleted=[Path(p).name for p in outcome.files_deleted],
+        )
+    return outcome
+
+
+def _existing(paths: Iterable[Path]) -> list[str]:
+    return [str(p) for p in paths if Path(p).exists()]
+
+
+async def process_bucket(
+    engine: AsyncEngine | None,
+    spec: ExportSpec,
+    files: Mapping[str, Path],
+    *,
+    work_dir: Path,
+    report_date: date,
+    run_id: str,
+    batch_size: int,
+    logger: EventLogger,
+    dry_run: bool,
+) -> BucketOutcome:
+    """Merge, ingest, audit and clean up one bucket. Data and database failures become an `error`
+    verdict with every file kept; they never propagate, so one bucket cannot stop the others."""
+    try:
+        merge = merge_bucket(spec, files, work_dir, report_date, logger)
+    except Exception as exc:
+        message = f"merge failed: {describe_exception(exc)}"
+        logger.event("merge", "error", message, bucket=spec.bucket, exc=exc)
+        kept = _existing(files.values())
+        return BucketOutcome(spec.bucket, None, None, "error", message, files_kept=kept)
+
+    ingest: IngestResult | None = None
+    error: str | None = None
+    if merge.merged_path is not None:
+        if engine is None and not dry_run:
+            error = "no database configured: bucket not ingested"
+            logger.event("ingest", "error", error, bucket=spec.bucket)
+        else:
+            try:
+                ingest = await ingest_merged(
+                    None if dry_run else engine,
+                    spec,
+                    merge.merged_path,
+                    run_id=run_id,
+                    report_date=report_date,
+                    batch_size=batch_size,
+                    logger=logger,
+                    dry_run=dry_run,
+                )
+            except IngestError as exc:
+                error = str(exc)
+                logger.event("ingest", "error", error, bucket=spec.bucket, merged_file=merge.merged_path.name)
+            except Exception as exc:
+                error = f"{spec.bucket}: ingest failed: {describe_exception(exc)}"
+                logger.event("ingest", "error", error, bucket=spec.bucket, merged_file=merge.merged_path.name)
+    return audit_and_cleanup(merge, ingest, dry_run=dry_run, logger=logger, error=error)

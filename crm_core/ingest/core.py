@@ -1,0 +1,331 @@
+"""Ingest of one merged bucket file (DOMAIN A2–A3, B5.3): stream → validate → upsert, all or nothing.
+
+The merged file is read twice, both times streaming: first its dedupe-key columns only, to find the rows
+whose (normalised) key occurs again later in the file (only the last occurrence is kept, so no key can
+reach the database twice); then the whole file in batches of `batch_size` rows, each validated and staged.
+One transaction per bucket: a database error rolls everything back and raises `IngestError`.
+
+Rejected rows go to `rejects_<bucket>_<YYYYMMDD>.csv` beside the merged file with the columns
+file, line, column, reason: where the row is (per-store file name and line) and why, never its values.
+The operator opens the per-store file at that line; those files are kept because a reject makes the audit
+a warning. The rejects file is written only after the transaction committed (a failed bucket has no
+half-written rejects file) and never in a dry run.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.exports import ExportSpec
+from crm_core.ingest.upsert import open_stager
+from crm_core.ingest.validate import (
+    REJECT_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    BatchResult,
+    Validator,
+    check_rows,
+    personal_columns,
+)
+from crm_core.json_logger import EventLogger, mask_mobile, mask_name, redact_text
+
+SAMPLE_ROWS = 3
+REJECTS_LOGGED = 5  # B5.3: only the first failures are logged in detail
+
+
+class IngestError(Exception):
+    """The bucket could not be ingested; nothing of it is stored. The message names the bucket and never
+    carries row values. `transient` says whether trying again later may succeed (connection trouble)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass
+class IngestResult:
+    bucket: str
+    merged_rows: int
+    rejected_rows: int
+    inserted: int
+    updated: int
+    ingested_rows: int  # inserted + updated
+    null_warnings: int  # optional values that could not be coerced -> NULL
+    rejects_path: Path | None  # only when rows were rejected (never in a dry run)
+    dry_run: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "merged_rows": self.merged_rows,
+            "rejected_rows": self.rejected_rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "ingested_rows": self.ingested_rows,
+            "null_warnings": self.null_warnings,
+        }
+
+
+class MergedFile:
+    """A merged file read as text: header check, the key pre-pass and the batches."""
+
+    def __init__(self, spec: ExportSpec, path: Path, validator: Validator) -> None:
+        self.spec = spec
+        self.path = path
+        try:
+            names = self._scan().collect_schema().names()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise IngestError(
+                f"{spec.bucket}: merged file {path.name} is unreadable ({type(exc).__name__})"
+            ) from None
+        missing = [c for c in spec.column_names if c not in names]
+        if missing:
+            raise IngestError(f"{spec.bucket}: merged file {path.name} lacks column(s) {', '.join(missing)}")
+        self.extra = [c for c in names if c not in spec.column_names and c not in (SOURCE_FILE, SOURCE_LINE)]
+        self.columns = [c for c in names if c not in self.extra]
+        keys = validator.key_frame(self._scan().select(spec.keys).collect())
+        self.rows = keys.height
+        has_key = pl.all_horizontal([pl.col(k).is_not_null() for k in spec.keys])
+        # Rows without a key all stay: validation rejects them.
+        dropped = keys.with_row_index("_row").filter(has_key & ~pl.struct(spec.keys).is_last_distinct())
+        self.duplicates = dropped["_row"].cast(pl.Int64)
+
+    def _scan(self) -> pl.LazyFrame:
+        return pl.scan_csv(self.path, infer_schema=False, encoding="utf8-lossy")
+
+    def batches(self, batch_size: int) -> Iterator[tuple[int, pl.DataFrame]]:
+        """(offset of the first row, rows) per batch, duplicates already left out."""
+        offset = 0
+        for batch in self._scan().select(self.columns).collect_batches(chunk_size=batch_size):
+            height = batch.height
+            if self.duplicates.len():
+                rows = pl.int_range(offset, offset + height, eager=True, dtype=pl.Int64)
+                batch = batch.filter(~rows.is_in(self.duplicates.implode()))
+            yield offset, batch
+            offset += height
+
+
+class RejectsFile:
+    """Rejects streamed to a temporary file, put in place only by `commit`."""
+
+    def __init__(self, path: Path, enabled: bool) -> None:
+        self.path = path
+        self.logged: list[dict[str, Any]] = []
+        self.lines = 0
+        self._tmp: Path | None = None
+        self._fh: Any = None
+        if enabled:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            self._tmp = Path(name)
+            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._fh)
+            self._writer.writerow(REJECT_COLUMNS)
+
+    def add(self, rejects: pl.DataFrame) -> None:
+        if not rejects.height:
+            return
+        self.lines += rejects.height
+        if len(self.logged) < REJECTS_LOGGED:
+            self.logged += rejects.head(REJECTS_LOGGED - len(self.logged)).to_dicts()
+        if self._fh is not None:
+            self._writer.writerows(rejects.iter_rows())
+
+    def commit(self) -> Path | None:
+        """Keep the file when there were rejects; a stale one from an earlier ingest is removed."""
+        if self._fh is None or self._tmp is None:
+            return None
+        self._fh.close()
+        self._fh = None
+        if self.lines:
+            os.replace(self._tmp, self.path)
+            return self.path
+        self._tmp.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        return None
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+
+def masked_sample(spec: ExportSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Typed sample rows, schema-checked by the pydantic model, personal fields masked, JSON-ready."""
+    personal = set(personal_columns(spec))
+    sample = []
+    for row in check_rows(spec, rows):
+        shown: dict[str, Any] = {}
+        for name, value in row.items():
+            if name in personal and value is not None:
+                text = str(value)
+                value = mask_mobile(text) if sum(ch.isdigit() for ch in text) >= 10 else mask_name(text)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, str):
+                value = redact_text(value)
+            shown[name] = value
+        sample.append(shown)
+    return sample
+
+
+def _db_failure(bucket: str, exc: BaseException) -> IngestError:
+    """An IngestError without SQL parameters (they hold customer data): driver error type + first line."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first_line = (str(orig).strip().splitlines() or [""])[0][:300]
+    transient = isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    return IngestError(
+        f"{bucket}: database error, bucket rolled back: {type(orig).__name__}: {redact_text(first_line)}",
+        transient=transient,
+    )
+
+
+async def ingest_merged(
+    engine: AsyncEngine | None,
+    spec: ExportSpec,
+    merged_path: Path,
+    *,
+    run_id: str,
+    report_date: date,
+    batch_size: int,
+    logger: EventLogger | None = None,
+    dry_run: bool = False,
+) -> IngestResult:
+    """Validate and upsert `merged_path` into `spec`'s table in one transaction (see module doc)."""
+    if engine is None and not dry_run:
+        raise IngestError(f"{spec.bucket}: no database to ingest into")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    started = time.perf_counter()
+    validator = Validator(spec)
+    merged = MergedFile(spec, merged_path, validator)
+    warnings: list[str] = []
+    if merged.extra:
+        warnings.append(f"{merged_path.name}: {len(merged.extra)} column(s) not in the registry ignored")
+    if merged.duplicates.len():
+        warnings.append(
+            f"{merged_path.name}: {merged.duplicates.len()} row(s) repeat the key of a later row; "
+            "the last occurrence is ingested"
+        )
+    rejects = RejectsFile(merged_path.parent / spec.rejects_file_name(report_date), enabled=not dry_run)
+    totals = {"rejected": 0, "null_warnings": 0, "valid": 0}
+    sample: list[dict[str, Any]] = []
+
+    def validated() -> Iterator[BatchResult]:
+        for offset, batch in merged.batches(batch_size):
+            result = validator.validate(batch, file_name=merged_path.name, line_offset=offset)
+            rejects.add(result.rejects)
+            totals["rejected"] += result.rejected_rows
+            totals["null_warnings"] += result.null_warnings
+            totals["valid"] += result.valid.height
+            if len(sample) < SAMPLE_ROWS and result.valid.height:
+                sample.extend(result.valid.head(SAMPLE_ROWS - len(sample)).to_dicts())
+            yield result
+
+    inserted = updated = 0
+    try:
+        if dry_run or engine is None:
+            for _ in validated():
+                pass
+        else:
+            try:
+                async with engine.begin() as conn:
+                    stager = await open_stager(conn, spec, run_id, report_date)
+                    for batch in validated():
+                        await stager.add(batch.valid)
+                    inserted, updated = await stager.finish()
+            except (SQLAlchemyError, OSError) as exc:
+                raise _db_failure(spec.bucket, exc) from None
+            except pl.exceptions.PolarsError as exc:
+                raise IngestError(
+                    f"{spec.bucket}: merged file {merged_path.name} could not be read "
+                    f"({type(exc).__name__}); bucket rolled back"
+                ) from None
+            except Exception as exc:
+                # asyncpg's own errors (COPY runs on the raw driver connection) are not SQLAlchemy's.
+                if type(exc).__module__.startswith("asyncpg"):
+                    raise _db_failure(spec.bucket, exc) from None
+                raise
+        rejects_path = rejects.commit()
+    finally:
+        rejects.discard()
+
+    if totals["rejected"]:
+        warnings.append(f"{totals['rejected']} row(s) rejected")
+    result = IngestResult(
+        bucket=spec.bucket,
+        merged_rows=merged.rows,
+        rejected_rows=totals["rejected"],
+        inserted=inserted,
+        updated=updated,
+        ingested_rows=inserted + updated,
+        null_warnings=totals["null_warnings"],
+        rejects_path=rejects_path,
+        dry_run=dry_run,
+        warnings=warnings,
+    )
+    if logger is not None:
+        _log(logger, spec, merged_path, result, rejects, sample, totals["valid"], started)
+    return result
+
+
+def _log(
+    logger: EventLogger,
+    spec: ExportSpec,
+    merged_path: Path,
+    result: IngestResult,
+    rejects: RejectsFile,
+    sample: list[dict[str, Any]],
+    valid: int,
+    started: float,
+) -> None:
+    counts = result.counts()
+    duration_ms = (time.perf_counter() - started) * 1000
+    if rejects.logged:
+        logger.event(
+            "ingest",
+            "warn",
+            f"{result.rejected_rows} row(s) rejected"
+            + (f"; details in {result.rejects_path.name}" if result.rejects_path else ""),
+            bucket=spec.bucket,
+            merged_file=merged_path.name,
+            first_rejects=rejects.logged,
+        )
+    if result.dry_run:
+        logger.event(
+            "ingest",
+            "info",
+            f"dry run: {valid} row(s) would be upserted, {result.rejected_rows} rejected; nothing written",
+            bucket=spec.bucket,
+            merged_file=merged_path.name,
+            counts=counts,
+            duration_ms=duration_ms,
+            sample_rows=masked_sample(spec, sample),
+        )
+        return
+    logger.event(
+        "ingest",
+        "warn" if result.warnings or result.null_warnings else "ok",
+        f"ingested {result.ingested_rows} row(s): {result.inserted} inserted, {result.updated} updated, "
+        f"{result.rejected_rows} rejected, {result.null_warnings} value(s) set NULL",
+        bucket=spec.bucket,
+        merged_file=merged_path.name,
+        counts=counts,
+        duration_ms=duration_ms,
+        warnings=result.warnings or None,
+    )

@@ -1,0 +1,329 @@
+"""Row validation of merged files (DOMAIN A2, B12.6–B12.9): text in, typed columns out.
+
+The production path is vectorised: one polars expression per registry column coerces a whole batch at once
+and flags, per cell, a missing required value or a value that cannot be coerced. A row with such a flag on
+a required column (declared required or a dedupe key) is rejected; on an optional column the value becomes
+NULL and counts as a null warning.
+
+`row_model` derives a pydantic model per export from the same registry, with per-value Python coercers
+that follow the same rules. It is ~50× slower per row (benchmarks/ingest.py measures it), so it is used
+where rows are few: checking the typed sample rows of a dry run, and as the reference the vectorised rules
+are tested against.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Annotated, Any
+
+import polars as pl
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
+
+from crm_core.exports import ColumnKind, ExportColumn, ExportSpec
+
+SOURCE_FILE = "source_file"
+SOURCE_LINE = "source_line"
+REJECT_COLUMNS = ("file", "line", "column", "reason")
+
+# Store codes are compared upper-cased everywhere (B12.12); merge de-duplicates the same way.
+UPPER_CASE_COLUMNS = frozenset({"store_code"})
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # the ingest tables' INTEGER columns are 32-bit on PostgreSQL
+
+# [0-9], not \d: \d matches every script's digits, which the number parsers would then refuse.
+# Plain digits, Western grouping (1,234,567) or Indian grouping (1,23,456), optional decimals.
+_NUMBER = r"^[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,2}(?:,[0-9]{2})+,[0-9]{3})(?:\.[0-9]+)?$"
+_TIME = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?"
+# YYYY-MM-DD, optionally with " HH:MM[:SS]" or an ISO date-time tail (T, fractions, zone).
+_ISO_DATE = (
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})"
+    rf"(?:[T ]{_TIME}(?:\.[0-9]{{1,9}})?(?:Z|[+-][0-9]{{2}}(?::?[0-9]{{2}})?)?)?$"
+)
+_DASH_DATE = rf"^([0-9]{{1,2}}-[0-9]{{1,2}}-[0-9]{{4}})(?: {_TIME})?$"
+_SLASH_DATE = rf"^([0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}})(?: {_TIME})?$"
+# Tried in this order (A2): ambiguous slashes resolve as DD/MM first.
+_DATE_FORMATS = (
+    (_ISO_DATE, ("%Y-%m-%d",)),
+    (_DASH_DATE, ("%d-%m-%Y",)),
+    (_SLASH_DATE, ("%d/%m/%Y", "%m/%d/%Y")),
+)
+
+REASONS: dict[ColumnKind | str, str] = {
+    "missing": "missing required value",
+    "int": "not a whole number in the INTEGER range",
+    "float": "not a number",
+    "date": "not a date (YYYY-MM-DD, DD-MM-YYYY, DD/MM/YYYY or MM/DD/YYYY, optional time)",
+}
+
+POLARS_TYPES: dict[ColumnKind, pl.DataType] = {
+    "text": pl.String(),
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "date": pl.Date(),
+    "bool": pl.Boolean(),
+}
+
+
+# --- vectorised (polars) --------------------------------------------------------------------------------
+
+
+def _trimmed(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String).str.strip_chars()
+
+
+def _number_text(name: str) -> pl.Expr:
+    """The value without ₹, whitespace and thousands separators, or NULL when it is not a number."""
+    cleaned = pl.col(name).cast(pl.String).str.replace_all("₹", "", literal=True).str.replace_all(r"\s", "")
+    return pl.when(cleaned.str.contains(_NUMBER)).then(cleaned.str.replace_all(",", "", literal=True))
+
+
+def coerce_expr(column: ExportColumn) -> pl.Expr:
+    """The typed value of `column` (NULL when empty or not coercible)."""
+    name = column.name
+    if column.kind == "text":
+        value = _trimmed(name)
+        if name in UPPER_CASE_COLUMNS:
+            value = value.str.to_uppercase()
+        return pl.when(value != "").then(value)
+    if column.kind == "bool":
+        # A2: "1" → true, "0" → false, anything else (empty included) → false.
+        return (_trimmed(name) == "1").fill_null(False)
+    if column.kind == "float":
+        return _number_text(name).cast(pl.Float64, strict=False)
+    if column.kind == "int":
+        number = _number_text(name).cast(pl.Float64, strict=False)
+        whole = (number == number.floor()) & number.is_between(INT_MIN, INT_MAX)
+        return pl.when(whole).then(number).cast(pl.Int64)
+    trimmed = _trimmed(name)
+    candidates = [
+        trimmed.str.extract(pattern, 1).str.strptime(pl.Date, fmt, strict=False)
+        for pattern, formats in _DATE_FORMATS
+        for fmt in formats
+    ]
+    return pl.coalesce(candidates)
+
+
+def _present(name: str) -> pl.Expr:
+    return (_trimmed(name).fill_null("") != "").alias(f"__present_{name}")
+
+
+@dataclass
+class BatchResult:
+    valid: pl.DataFrame  # typed registry columns of the accepted rows, in file order
+    rejects: pl.DataFrame  # REJECT_COLUMNS: one line per failing cell of a rejected row
+    rejected_rows: int
+    null_warnings: int  # optional values that were present but not coercible (accepted rows only)
+
+
+class Validator:
+    """Validates batches of one export's merged file; the expressions are built once per bucket."""
+
+    def __init__(self, spec: ExportSpec) -> None:
+        self.spec = spec
+        self.required = frozenset(spec.required_columns)
+        self._typed = [coerce_expr(c).alias(c.name) for c in spec.columns]
+        self._checked = [c for c in spec.columns if c.kind in ("int", "float", "date")]
+
+    def validate(self, batch: pl.DataFrame, *, file_name: str, line_offset: int) -> BatchResult:
+        """`batch` holds the merged file's text columns; `line_offset` is the batch's first row index in
+        the file, used for line numbers when the file has no provenance columns."""
+        spec = self.spec
+        if SOURCE_FILE in batch.columns and SOURCE_LINE in batch.columns:
+            where = [
+                pl.col(SOURCE_FILE).fill_null(file_name).alias("file"),
+                pl.col(SOURCE_LINE).cast(pl.Int64, strict=False).alias("line"),
+            ]
+        else:
+            where = [
+                pl.lit(file_name).alias("file"),
+                (pl.int_range(pl.len(), dtype=pl.Int64) + line_offset + 2).alias("line"),
+            ]
+        frame = batch.select(
+            *self._typed, *where, *(_present(c.name) for c in spec.columns if c.kind != "bool")
+        )
+        failures: list[tuple[str, pl.Expr, str]] = []  # (column, flag, reason) on required columns
+        optional_bad: list[pl.Expr] = []
+        for column in spec.columns:
+            if column.kind == "bool":
+                continue  # every value is a boolean under the A2 rule
+            present = pl.col(f"__present_{column.name}")
+            uncoercible = present & pl.col(column.name).is_null() if column in self._checked else None
+            if column.name in self.required:
+                failures.append((column.name, ~present, REASONS["missing"]))
+                if uncoercible is not None:
+                    failures.append((column.name, uncoercible, REASONS[column.kind]))
+            elif uncoercible is not None:
+                optional_bad.append(uncoercible)
+
+        rejected = pl.any_horizontal([flag for _, flag, _ in failures]) if failures else pl.lit(False)
+        frame = frame.with_columns(rejected.alias("__rejected"))
+        accepted = frame.filter(~pl.col("__rejected"))
+        null_warnings = (
+            int(accepted.select(pl.sum_horizontal(optional_bad).sum()).item()) if optional_bad else 0
+        )
+        bad_rows = frame.filter(pl.col("__rejected"))
+        if bad_rows.height:
+            rejects = pl.concat(
+                [
+                    bad_rows.filter(flag).select(
+                        "file", "line", pl.lit(column).alias("column"), pl.lit(reason).alias("reason")
+                    )
+                    for column, flag, reason in failures
+                ]
+            ).sort("line", maintain_order=True)
+        else:
+            rejects = empty_rejects()
+        return BatchResult(
+            valid=accepted.select(spec.column_names),
+            rejects=rejects,
+            rejected_rows=bad_rows.height,
+            null_warnings=null_warnings,
+        )
+
+    def key_frame(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """The dedupe keys as validation sees them (trimmed, store codes upper-cased)."""
+        return keys.select(coerce_expr(self.spec.column_index[k]).alias(k) for k in self.spec.keys)
+
+
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"file": pl.String(), "line": pl.Int64(), "column": pl.String(), "reason": pl.String()}
+    )
+
+
+# --- per value (pydantic row model, reference rules) -----------------------------------------------------
+
+
+def _text(value: Any, upper: bool = False) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    return (value.upper() if upper else value) or None
+
+
+def _number(value: str) -> float | None:
+    cleaned = re.sub(r"\s", "", value.replace("₹", ""))
+    if not cleaned:
+        return None
+    if not re.match(_NUMBER, cleaned):
+        raise ValueError(REASONS["float"])
+    return float(cleaned.replace(",", ""))
+
+
+def _float(value: Any) -> Any:
+    return _number(value) if isinstance(value, str) else value
+
+
+def _int(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        number = _number(value)
+    except ValueError:
+        raise ValueError(REASONS["int"]) from None
+    if number is None:
+        return None
+    if number != int(number) or not INT_MIN <= number <= INT_MAX:
+        raise ValueError(REASONS["int"])
+    return int(number)
+
+
+def _bool(value: Any) -> Any:
+    return value.strip() == "1" if isinstance(value, str) else (False if value is None else value)
+
+
+def _date(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        return None
+    for pattern, formats in _DATE_FORMATS:
+        match = re.match(pattern, value)
+        if match:
+            for fmt in formats:
+                try:
+                    return datetime.strptime(match.group(1), fmt).date()
+                except ValueError:
+                    continue
+    raise ValueError(REASONS["date"])
+
+
+_PY_TYPES: dict[ColumnKind, type] = {"text": str, "int": int, "float": float, "date": date, "bool": bool}
+_PY_COERCERS: dict[ColumnKind, Callable[[Any], Any]] = {
+    "text": _text,
+    "int": _int,
+    "float": _float,
+    "date": _date,
+    "bool": _bool,
+}
+
+
+@cache
+def row_model(spec: ExportSpec) -> type[BaseModel]:
+    """A pydantic model of one typed row of `spec`, accepting the raw text values of a merged file."""
+    fields: dict[str, Any] = {}
+    for column in spec.columns:
+        coercer = _PY_COERCERS[column.kind]
+        if column.name in UPPER_CASE_COLUMNS:
+            coercer = _upper_text
+        py_type: Any = _PY_TYPES[column.kind]
+        if column.name in spec.required_columns and column.kind != "bool":
+            fields[column.name] = (Annotated[py_type, BeforeValidator(coercer)], ...)
+        else:
+            fields[column.name] = (Annotated[py_type | None, BeforeValidator(coercer)], None)
+    name = "".join(part.title() for part in spec.bucket.split("_")) + "Row"
+    model: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="ignore", frozen=True), **fields)
+    return model
+
+
+def _upper_text(value: Any) -> Any:
+    return _text(value, upper=True)
+
+
+@dataclass
+class RowOutcome:
+    row: dict[str, Any] | None  # typed values, None when rejected
+    problems: list[tuple[str, str]]  # (column, reason) of a rejected row
+    null_warnings: int
+
+
+def validate_row(spec: ExportSpec, raw: Mapping[str, str | None]) -> RowOutcome:
+    """Per-row validation with the pydantic model: the same outcome as `Validator`, one row at a time."""
+    model = row_model(spec)
+    required = set(spec.required_columns)
+    values = {name: raw.get(name) for name in spec.column_names}
+    try:
+        return RowOutcome(model.model_validate(values).model_dump(), [], 0)
+    except ValidationError as exc:
+        failed = _failed_fields(exc)
+    problems = [(name, _reason(spec, name, values[name])) for name in failed if name in required]
+    if problems:
+        return RowOutcome(None, problems, 0)
+    for name in failed:
+        values[name] = None
+    return RowOutcome(model.model_validate(values).model_dump(), [], len(failed))
+
+
+def _failed_fields(exc: ValidationError) -> list[str]:
+    return [str(error["loc"][0]) for error in exc.errors() if error["loc"]]
+
+
+def _reason(spec: ExportSpec, name: str, value: str | None) -> str:
+    if value is None or not value.strip():
+        return REASONS["missing"]
+    return REASONS[spec.column_index[name].kind]
+
+
+def check_rows(spec: ExportSpec, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Typed rows re-validated by the pydantic model (a schema check of the vectorised output)."""
+    model = row_model(spec)
+    return [model.model_validate(dict(row)).model_dump() for row in rows]
+
+
+def personal_columns(spec: ExportSpec) -> Sequence[str]:
+    return [c.name for c in spec.columns if c.personal]

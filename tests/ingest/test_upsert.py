@@ -1,0 +1,284 @@
+"""ingest_merged against real databases (SQLite file and PostgreSQL): counts, idempotency, duplicates,
+rejects, all-or-nothing transactions and dry runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.exports import MISSED_LEADS, UNDELIVERED_ALL, ExportSpec
+from crm_core.ingest import IngestError, ingest_merged
+from crm_core.json_logger import EventLogger
+
+DAY = date(2025, 11, 19)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """Where merged and rejects files go (the SQLite database lives in tmp_path itself)."""
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+def lead(n: int, store: str = "A668", **overrides: str) -> dict[str, str]:
+    row = {
+        "pickup_row_id": str(1000 + n),
+        "mobile_number": f"98{n:08d}",
+        "pickup_no": f"P{n:05d}",
+        "pickup_created_date": "2025-11-18",
+        "pickup_created_time": "19:09:29",
+        "store_code": store,
+        "store_name": f"Store {store}",
+        "pickup_date": "19/11/2025",
+        "pickup_time": "10:00 AM - 12:00 PM",
+        "customer_name": "Asha Verma",
+        "special_instruction": "",
+        "source": "WhatsApp",
+        "final_source": "WhatsApp",
+        "customer_type": "New",
+        "is_order_placed": "1" if n % 2 else "0",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_merged(
+    path: Path, spec: ExportSpec, rows: Sequence[dict[str, str]], file: str = "A668-missed-leads.csv"
+) -> Path:
+    """A merged file in the contract's format: registry columns, then source_file, source_line; all text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*spec.column_names, "source_file", "source_line"])
+        for line, row in enumerate(rows, start=2):
+            writer.writerow([*(row.get(c, "") for c in spec.column_names), file, str(line)])
+    return path
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+async def table_rows(engine: AsyncEngine, table: str, order: str) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        result = await conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}"))
+        return [dict(r._mapping) for r in result]
+
+
+def without_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in ("run_id", "updated_at")} for r in rows]
+
+
+async def ingest(engine: AsyncEngine | None, path: Path, **kwargs: Any) -> Any:
+    kwargs.setdefault("spec", MISSED_LEADS)
+    kwargs.setdefault("run_id", "run-1")
+    kwargs.setdefault("batch_size", 3)
+    spec = kwargs.pop("spec")
+    return await ingest_merged(engine, spec, path, report_date=DAY, **kwargs)
+
+
+async def test_insert_then_reingest_updates_every_row_unchanged(engine: AsyncEngine, work: Path) -> None:
+    path = write_merged(work / "merged_missed_leads_20251119.csv", MISSED_LEADS, [lead(n) for n in range(7)])
+    first = await ingest(engine, path)
+    assert (first.merged_rows, first.inserted, first.updated, first.ingested_rows) == (7, 7, 0, 7)
+    assert first.rejected_rows == 0 and first.rejects_path is None and first.null_warnings == 0
+
+    rows = await table_rows(engine, "missed_leads", "pickup_no")
+    assert len(rows) == 7
+    r = rows[1]
+    assert r["pickup_row_id"] == 1001 and r["store_code"] == "A668" and r["pickup_no"] == "P00001"
+    assert str(r["pickup_date"]) == "2025-11-19" and str(r["pickup_created_date"]) == "2025-11-18"
+    assert r["is_order_placed"] in (True, 1) and rows[0]["is_order_placed"] in (False, 0)
+    assert r["special_instruction"] is None  # empty text → NULL
+    assert r["run_id"] == "run-1" and str(r["run_date"]) == "2025-11-19"
+    assert r["created_at"] is not None and r["updated_at"] is not None
+
+    second = await ingest(engine, path, run_id="run-2")
+    assert (second.inserted, second.updated, second.ingested_rows) == (0, 7, 7)
+    again = await table_rows(engine, "missed_leads", "pickup_no")
+    assert without_times(again) == without_times(rows)
+    assert {r["run_id"] for r in again} == {"run-2"}
+
+
+async def test_update_changes_every_non_key_column_and_keeps_created_at(
+    engine: AsyncEngine, work: Path
+) -> None:
+    path = work / "merged.csv"
+    await ingest(engine, write_merged(path, MISSED_LEADS, [lead(1), lead(2)]))
+    before = await table_rows(engine, "missed_leads", "pickup_no")
+    changed = lead(1, pickup_row_id="77", customer_name="Ravi", is_order_placed="0", pickup_date="")
+    result = await ingest(engine, write_merged(path, MISSED_LEADS, [changed, lead(3)]), run_id="run-2")
+    assert (result.inserted, result.updated) == (1, 1)
+    rows = {r["pickup_no"]: r for r in await table_rows(engine, "missed_leads", "pickup_no")}
+    assert len(rows) == 3
+    assert rows["P00001"]["pickup_row_id"] == 77 and rows["P00001"]["customer_name"] == "Ravi"
+    assert rows["P00001"]["is_order_placed"] in (False, 0) and rows["P00001"]["pickup_date"] is None
+    assert rows["P00001"]["run_id"] == "run-2" and rows["P00002"]["run_id"] == "run-1"
+    assert rows["P00001"]["created_at"] == before[0]["created_at"]
+
+
+async def test_duplicate_keys_in_one_batch_keep_the_last_after_trimming(
+    engine: AsyncEngine, work: Path
+) -> None:
+    rows = [
+        lead(1, customer_name="first"),
+        lead(2),
+        lead(1, store="a668 ", pickup_no=" P00001", customer_name="last"),  # same key once trimmed
+    ]
+    path = write_merged(work / "merged.csv", MISSED_LEADS, rows)
+    result = await ingest(engine, path, batch_size=3000)
+    assert result.merged_rows == 3 and result.ingested_rows == 2 and result.inserted == 2
+    assert any("repeat the key" in w for w in result.warnings)
+    stored = await table_rows(engine, "missed_leads", "pickup_no")
+    assert [(r["store_code"], r["pickup_no"], r["customer_name"]) for r in stored] == [
+        ("A668", "P00001", "last"),
+        ("A668", "P00002", "Asha Verma"),
+    ]
+
+
+async def test_duplicate_keys_across_batches_never_reach_the_database_twice(
+    engine: AsyncEngine, work: Path
+) -> None:
+    rows = [lead(n % 4, customer_name=f"v{n}") for n in range(10)]  # keys repeat in every batch
+    result = await ingest(engine, write_merged(work / "m.csv", MISSED_LEADS, rows), batch_size=3)
+    assert (result.merged_rows, result.inserted, result.updated) == (10, 4, 0)
+    stored = await table_rows(engine, "missed_leads", "pickup_no")
+    assert [r["customer_name"] for r in stored] == ["v8", "v9", "v6", "v7"]
+
+
+async def test_rejects_are_written_beside_the_merged_file_without_personal_values(
+    engine: AsyncEngine, work: Path
+) -> None:
+    rows = [
+        lead(1),
+        lead(2, mobile_number="  "),  # required, missing
+        lead(3, pickup_row_id="12a"),  # required int, not coercible
+        lead(4, pickup_no=""),  # dedupe key missing
+        lead(5, pickup_created_date="2025-13-45"),  # optional date → NULL + warning
+        lead(6, pickup_row_id="1,234.0"),  # int with a thousands separator and .0
+    ]
+    path = write_merged(work / "merged_missed_leads_20251119.csv", MISSED_LEADS, rows)
+    result = await ingest(engine, path)
+    assert (result.rejected_rows, result.ingested_rows, result.null_warnings) == (3, 3, 1)
+    assert result.rejects_path == work / "rejects_missed_leads_20251119.csv"
+    with result.rejects_path.open(encoding="utf-8") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [(r["file"], r["line"], r["column"]) for r in rejects] == [
+        ("A668-missed-leads.csv", "3", "mobile_number"),
+        ("A668-missed-leads.csv", "4", "pickup_row_id"),
+        ("A668-missed-leads.csv", "5", "pickup_no"),
+    ]
+    assert rejects[0]["reason"] == "missing required value"
+    assert rejects[1]["reason"].startswith("not a whole number")
+    content = result.rejects_path.read_text(encoding="utf-8")
+    assert "98" not in content.replace("A668", "") and "Asha" not in content
+    stored = {r["pickup_no"]: r for r in await table_rows(engine, "missed_leads", "pickup_no")}
+    assert sorted(stored) == ["P00001", "P00005", "P00006"]
+    assert stored["P00005"]["pickup_created_date"] is None and stored["P00006"]["pickup_row_id"] == 1234
+
+
+async def test_clean_reingest_removes_a_stale_rejects_file(engine: AsyncEngine, work: Path) -> None:
+    path = work / "merged_missed_leads_20251119.csv"
+    first = await ingest(engine, write_merged(path, MISSED_LEADS, [lead(1), lead(2, mobile_number="")]))
+    assert first.rejects_path is not None and first.rejects_path.exists()
+    second = await ingest(engine, write_merged(path, MISSED_LEADS, [lead(1), lead(2)]))
+    assert second.rejects_path is None and not first.rejects_path.exists()
+
+
+async def test_coercions_land_typed_in_the_database(engine: AsyncEngine, work: Path) -> None:
+    base = {"store_code": " a526 ", "store_name": "Tilak Nagar"}
+    rows = [
+        {**base, "order_id": "T1", "taxable_amount": "₹ 1,23,456.50", "net_amount": "2 500",
+         "order_date": "17-11-2025", "expected_deliver_on": "11/21/2025 18:30",
+         "actual_deliver_on": "2025-11-20T10:15:00+05:30"},
+        {**base, "order_id": "T2", "taxable_amount": "12,345.5", "net_amount": "abc",
+         "order_date": "05/11/2025 09:00:00", "expected_deliver_on": "", "actual_deliver_on": "31/02/2025"},
+    ]  # fmt: skip
+    path = write_merged(work / "m.csv", UNDELIVERED_ALL, rows, file="A526-undelivered-all.csv")
+    result = await ingest(engine, path, spec=UNDELIVERED_ALL)
+    assert result.ingested_rows == 2 and result.null_warnings == 2
+    t1, t2 = await table_rows(engine, "undelivered_orders", "order_id")
+    assert t1["store_code"] == "A526" and t1["taxable_amount"] == 123456.5 and t1["net_amount"] == 2500.0
+    assert str(t1["order_date"]) == "2025-11-17" and str(t1["expected_deliver_on"]) == "2025-11-21"
+    assert str(t1["actual_deliver_on"]) == "2025-11-20"
+    assert t2["taxable_amount"] == 12345.5 and t2["net_amount"] is None
+    assert str(t2["order_date"]) == "2025-11-05" and t2["actual_deliver_on"] is None
+
+
+async def test_database_error_mid_bucket_stores_nothing(engine: AsyncEngine, db_url: str, work: Path) -> None:
+    path = work / "merged_missed_leads_20251119.csv"
+    await ingest(engine, write_merged(path, MISSED_LEADS, [lead(0)]))
+    before = await table_rows(engine, "missed_leads", "pickup_no")
+    # The 8th row of the next bucket fails inside the database, after earlier batches went through.
+    async with engine.begin() as conn:
+        if db_url.startswith("sqlite"):
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER boom BEFORE INSERT ON missed_leads WHEN NEW.pickup_no = 'P00008' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+                )
+            )
+        else:
+            await conn.execute(
+                text("ALTER TABLE missed_leads ADD CONSTRAINT boom CHECK (pickup_no <> 'P00008')")
+            )
+    rows = [lead(n, customer_name="changed") for n in range(10)] + [lead(11, mobile_number="")]
+    with pytest.raises(IngestError) as info:
+        await ingest(engine, write_merged(path, MISSED_LEADS, rows), run_id="run-2")
+    message = str(info.value)
+    assert message.startswith("missed_leads: database error, bucket rolled back")
+    assert "98000000" not in message and "changed" not in message
+    assert await table_rows(engine, "missed_leads", "pickup_no") == before
+    assert not (work / "rejects_missed_leads_20251119.csv").exists()  # no half-written rejects
+    assert listing(work) == [path.name]
+
+
+async def test_dropped_column_fails_the_bucket_as_ingest_error(engine: AsyncEngine, work: Path) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE missed_leads DROP COLUMN store_name"))
+    path = write_merged(work / "m.csv", MISSED_LEADS, [lead(1), lead(2)])
+    with pytest.raises(IngestError, match="missed_leads: database error"):
+        await ingest(engine, path)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM missed_leads"))).scalar_one() == 0
+
+
+async def test_dry_run_writes_nothing_and_logs_masked_samples(engine: AsyncEngine, work: Path) -> None:
+    logger = EventLogger(run_id="dry", pipeline="test", stream=None)
+    path = write_merged(
+        work / "merged_missed_leads_20251119.csv", MISSED_LEADS, [lead(1), lead(2, mobile_number="")]
+    )
+    result = await ingest(engine, path, dry_run=True, logger=logger)
+    assert result.dry_run and (result.inserted, result.updated, result.ingested_rows) == (0, 0, 0)
+    assert result.merged_rows == 2 and result.rejected_rows == 1 and result.rejects_path is None
+    assert listing(work) == [path.name]
+    assert await table_rows(engine, "missed_leads", "pickup_no") == []
+    logged = json.dumps(logger.events)
+    assert "9800000001" not in logged and "Asha Verma" not in logged
+    sample = next(e for e in logger.events if e["extras"] and "sample_rows" in e["extras"])
+    row = sample["extras"]["sample_rows"][0]
+    assert "*" in row["mobile_number"] and sum(c.isdigit() for c in row["mobile_number"]) <= 4
+    assert row["customer_name"] == "A***"
+    assert row["pickup_no"] == "P00001" and row["pickup_date"] == "2025-11-19"
+
+
+async def test_dry_run_needs_no_database(work: Path) -> None:
+    path = write_merged(work / "m.csv", MISSED_LEADS, [lead(1)])
+    result = await ingest(None, path, dry_run=True)
+    assert result.merged_rows == 1 and result.ingested_rows == 0
+
+
+async def test_merged_file_without_registry_columns_is_an_ingest_error(work: Path) -> None:
+    path = work / "m.csv"
+    path.write_text("store_code,mobile_number\nA668,9800000001\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="lacks column"):
+        await ingest(None, path, dry_run=True)
