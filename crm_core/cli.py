@@ -11,6 +11,7 @@ from rich.markup import escape
 from crm_core.blocks_cli import blocks_app
 from crm_core.cli_support import console
 from crm_core.db.cli import db_app, recipients_app, stores_app
+from crm_core.ingest.cli import ingest_command
 from crm_core.json_logger import describe_exception
 from crm_core.notify.cli import notifications_app
 from crm_core.portal.cli import portal_app, sandbox_app
@@ -34,6 +35,7 @@ app.add_typer(portal_app, name="portal")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(run_app, name="run")
 app.command("demo")(demo_command)
+app.command("ingest")(ingest_command)
 # --- end sub-apps ---
 
 
