@@ -14,11 +14,13 @@ half-written rejects file) and never in a dry run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -163,6 +165,25 @@ class RejectsFile:
             self._tmp.unlink(missing_ok=True)
 
 
+async def prefetched(batches: Iterator[BatchResult]) -> AsyncGenerator[BatchResult, None]:
+    """Read and validate the next batch in a worker thread while the current one is being sent:
+    polars releases the GIL, so the file, the CPU and the database work at the same time. The
+    generator is only ever advanced by one thread at a time."""
+    loop = asyncio.get_running_loop()
+    pending = loop.run_in_executor(None, next, batches, None)
+    while True:
+        batch = await pending
+        if batch is None:
+            return
+        pending = loop.run_in_executor(None, next, batches, None)
+        try:
+            yield batch
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                await pending  # never leave the worker reading a file that is about to be cleaned up
+            raise
+
+
 def masked_sample(spec: ExportSpec, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Typed sample rows, schema-checked by the pydantic model, personal fields masked, JSON-ready."""
     personal = set(personal_columns(spec))
@@ -240,14 +261,16 @@ async def ingest_merged(
     inserted = updated = 0
     try:
         if dry_run or engine is None:
-            for _ in validated():
-                pass
+            async with contextlib.aclosing(prefetched(validated())) as batches:
+                async for _ in batches:
+                    pass
         else:
             try:
                 async with engine.begin() as conn:
                     stager = await open_stager(conn, spec, run_id, report_date)
-                    for batch in validated():
-                        await stager.add(batch.valid)
+                    async with contextlib.aclosing(prefetched(validated())) as batches:
+                        async for batch in batches:
+                            await stager.add(batch.valid)
                     inserted, updated = await stager.finish()
             except (SQLAlchemyError, OSError) as exc:
                 raise _db_failure(spec.bucket, exc) from None

@@ -1,0 +1,266 @@
+"""Ingest phase into PostgreSQL: executemany upserts vs ours (COPY → staging → one INSERT … ON CONFLICT)
+vs a raw COPY into the empty target table; plus per-row pydantic vs vectorised polars validation.
+
+Generates a merged missed-leads file of ROWS rows (contract format: registry columns + source_file,
+source_line; mixed date formats, Indian-grouped numbers are not in this export), creates its own database
+(migrated to head), and measures rows/s end to end from the merged file:
+  (a) executemany: polars reads + vectorised validation, then `INSERT … ON CONFLICT DO UPDATE` executemany
+      per 3000 rows in one transaction (on a SUBSET of the rows: it is slow),
+  (b) ours: `crm_core.ingest.ingest_merged` (each run in a fresh subprocess: its peak RSS is reported),
+  (c) raw COPY: polars reads with plain casts (no validation), binary COPY into the empty target table
+      (with its primary key), no staging, no conflict handling — the floor for any loader.
+Cold = empty table (all inserts), warm = every key already stored (all updates). The database is dropped
+at the end.
+
+    .venv/bin/python benchmarks/ingest.py [--rows 1000000] [--subset 200000] [--validate-rows 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import polars as pl
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crm_core.db import migrate  # noqa: E402
+from crm_core.db.engine import make_engine  # noqa: E402
+from crm_core.exports import MISSED_LEADS  # noqa: E402
+from crm_core.ingest import ingest_merged  # noqa: E402
+from crm_core.ingest.upsert import PostgresStager  # noqa: E402
+from crm_core.ingest.validate import Validator, validate_row  # noqa: E402
+
+SPEC = MISSED_LEADS
+DAY = date(2025, 11, 19)
+PG = os.environ.get("CRM_BENCH_PG", "postgres@127.0.0.1:5432")
+
+
+def generate(path: Path, rows: int) -> None:
+    """A merged file: unique keys over 40 stores, the vendor's value shapes, written by polars."""
+    i = pl.int_range(0, rows, eager=True)
+    s = i.cast(pl.String)
+    frame = pl.DataFrame(
+        {
+            "pickup_row_id": (i + 1).cast(pl.String),
+            "mobile_number": "9" + (i * 7919 % 1_000_000_000).cast(pl.String).str.zfill(9),
+            "pickup_no": "PK" + s.str.zfill(8),
+            "pickup_created_date": pl.Series(["18/11/2025", "2025-11-18", "17-11-2025"] * (rows // 3 + 1))[
+                :rows
+            ],
+            "pickup_created_time": "19:09:29",
+            "store_code": "A" + (100 + i % 40).cast(pl.String),
+            "store_name": "Store " + (i % 40).cast(pl.String),
+            "pickup_date": pl.Series(["2025-11-19", "19/11/2025 10:30"] * (rows // 2 + 1))[:rows],
+            "pickup_time": "10:00 AM - 12:00 PM",
+            "customer_name": pl.Series(["Asha", "Ravi Kumar", "Lakshmi", "Meena S"] * (rows // 4 + 1))[:rows],
+            "special_instruction": pl.Series(["", "", "", "call before, not after 7"] * (rows // 4 + 1))[
+                :rows
+            ],
+            "source": "WhatsApp",
+            "final_source": "Customer App",
+            "customer_type": pl.Series(["New", "Existing"] * (rows // 2 + 1))[:rows],
+            "is_order_placed": (i % 2).cast(pl.String),
+            "source_file": "A" + (100 + i % 40).cast(pl.String) + "-missed-leads.csv",
+            "source_line": (i // 40 + 2).cast(pl.String),
+        }
+    )
+    frame.write_csv(path)
+
+
+async def admin(sql: str) -> None:
+    conn = await asyncpg.connect(f"postgresql://{PG}/postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def truncate(url: str) -> None:
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {SPEC.table}"))
+        await conn.execute(text("CHECKPOINT"))
+    await engine.dispose()
+
+
+async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    await fn()
+    return time.perf_counter() - started
+
+
+def validated(path: Path, rows: int | None = None) -> pl.DataFrame:
+    lf = pl.scan_csv(path, infer_schema=False)
+    frame = (lf.head(rows) if rows else lf).collect()
+    return Validator(SPEC).validate(frame, file_name=path.name, line_offset=0).valid
+
+
+async def executemany_upsert(url: str, path: Path, rows: int, batch_size: int) -> None:
+    engine = make_engine(url)
+    cols = list(SPEC.column_names)
+    updates = ", ".join(
+        [f"{c} = excluded.{c}" for c in SPEC.non_key_columns]
+        + ["run_id = excluded.run_id", "run_date = excluded.run_date", "updated_at = CURRENT_TIMESTAMP"]
+    )
+    sql = text(
+        f"INSERT INTO {SPEC.table} ({', '.join(cols)}, run_id, run_date) "
+        f"VALUES ({', '.join(':' + c for c in cols)}, :run_id, :run_date) "
+        f"ON CONFLICT ({', '.join(SPEC.keys)}) DO UPDATE SET {updates}"
+    )
+    frame = validated(path, rows)
+    async with engine.begin() as conn:
+        for batch in frame.iter_slices(batch_size):
+            params = [{**r, "run_id": "bench", "run_date": DAY} for r in batch.to_dicts()]
+            await conn.execute(sql, params)
+    await engine.dispose()
+
+
+async def raw_copy(url: str, path: Path) -> None:
+    engine = make_engine(url)
+    casts = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
+    exprs = []
+    for c in SPEC.columns:
+        if c.kind == "date":
+            exprs.append(pl.col(c.name).str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False))
+        elif c.kind == "bool":
+            exprs.append(pl.col(c.name) == "1")
+        elif c.kind in casts:
+            exprs.append(pl.col(c.name).cast(casts[c.kind]))
+        else:
+            exprs.append(pl.col(c.name))
+    frame = pl.scan_csv(path, infer_schema=False).select(exprs).collect()
+    async with engine.begin() as conn:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(SPEC.table, records=frame.iter_rows(), columns=frame.columns)
+    await engine.dispose()
+
+
+def ours_in_subprocess(url: str, path: Path, batch_size: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(path), str(batch_size)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+async def child(url: str, path: Path, batch_size: int) -> None:
+    engine = make_engine(url)
+    started = time.perf_counter()
+    result = await ingest_merged(
+        engine, SPEC, path, run_id="bench", report_date=DAY, batch_size=batch_size, dry_run=False
+    )
+    seconds = time.perf_counter() - started
+    await engine.dispose()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {"seconds": seconds, "rss_mb": rss_mb, "inserted": result.inserted, "updated": result.updated}
+        )
+    )
+
+
+def validation_speed(path: Path, rows: int, batch_size: int) -> tuple[float, float]:
+    frame = pl.scan_csv(path, infer_schema=False).head(rows).collect()
+    validator = Validator(SPEC)
+    started = time.perf_counter()
+    for offset, batch in enumerate(frame.iter_slices(batch_size)):
+        validator.validate(batch, file_name=path.name, line_offset=offset * batch_size)
+    vectorised = time.perf_counter() - started
+    dicts = frame.to_dicts()
+    started = time.perf_counter()
+    for row in dicts:
+        validate_row(SPEC, row)
+    per_row = time.perf_counter() - started
+    return rows / vectorised, rows / per_row
+
+
+async def main(args: argparse.Namespace) -> None:
+    database = f"crm_bench_ingest_{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+asyncpg://{PG}/{database}"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / SPEC.merged_file_name(DAY)
+        subset = Path(tmp) / "subset.csv"
+        started = time.perf_counter()
+        generate(path, args.rows)
+        pl.scan_csv(path, infer_schema=False).head(args.subset).collect().write_csv(subset)
+        print(
+            f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s"
+        )
+        await admin(f'CREATE DATABASE "{database}"')
+        try:
+            engine = make_engine(url)
+            await migrate.upgrade(engine)
+            await engine.dispose()
+            results: dict[str, dict[str, float]] = {}
+
+            await truncate(url)
+            a_cold = await timed(lambda: executemany_upsert(url, subset, args.subset, args.batch_size))
+            a_warm = await timed(lambda: executemany_upsert(url, subset, args.subset, args.batch_size))
+            results["(a) executemany upsert"] = {"cold": args.subset / a_cold, "warm": args.subset / a_warm}
+
+            await truncate(url)
+            b_cold = ours_in_subprocess(url, path, args.batch_size)
+            b_warm = ours_in_subprocess(url, path, args.batch_size)
+            assert b_cold["inserted"] == args.rows and b_warm["updated"] == args.rows, (b_cold, b_warm)
+            results["(b) ours"] = {
+                "cold": args.rows / b_cold["seconds"],
+                "warm": args.rows / b_warm["seconds"],
+            }
+
+            await truncate(url)
+            c_cold = await timed(lambda: raw_copy(url, path))
+            results["(c) raw COPY"] = {"cold": args.rows / c_cold}
+        finally:
+            await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+        vec, per_row = validation_speed(path, args.validate_rows, args.batch_size)
+
+    print()
+    print(f"| method ({args.rows:,} rows; (a) on {args.subset:,}) | cold rows/s | warm rows/s |")
+    print("| --- | ---: | ---: |")
+    for name, r in results.items():
+        warm = f"{r['warm']:,.0f}" if "warm" in r else "n/a (COPY cannot update)"
+        print(f"| {name} | {r['cold']:,.0f} | {warm} |")
+    b, a, c = results["(b) ours"], results["(a) executemany upsert"], results["(c) raw COPY"]
+    print()
+    print(
+        f"peak RSS of (b): cold {b_cold['rss_mb']:.0f} MB, warm {b_warm['rss_mb']:.0f} MB (target ≤ 400 MB)"
+    )
+    print(f"(b) cold: {b['cold']:,.0f} rows/s (target ≥ 100,000)")
+    print(f"(b)/(c) cold: {b['cold'] / c['cold']:.0%} (target ≥ 70%)")
+    print(f"(b)/(a) warm: {b['warm'] / a['warm']:.1f}× (target ≥ 3×)")
+    print()
+    print(
+        f"validation of {args.validate_rows:,} rows: vectorised polars {vec:,.0f} rows/s, "
+        f"per-row pydantic {per_row:,.0f} rows/s ({vec / per_row:.0f}× faster vectorised)"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        asyncio.run(child(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--subset", type=int, default=200_000, help="rows for (a), the slow method")
+    parser.add_argument("--validate-rows", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=3000)
+    asyncio.run(main(parser.parse_args()))
