@@ -36,14 +36,11 @@ import asyncpg
 import polars as pl
 from sqlalchemy import text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from crm_core.db import migrate  # noqa: E402
-from crm_core.db.engine import make_engine  # noqa: E402
-from crm_core.exports import MISSED_LEADS  # noqa: E402
-from crm_core.ingest import ingest_merged  # noqa: E402
-from crm_core.ingest.upsert import PostgresStager  # noqa: E402
-from crm_core.ingest.validate import Validator, validate_row  # noqa: E402
+from crm_core.db import migrate
+from crm_core.db.engine import make_engine
+from crm_core.exports import MISSED_LEADS
+from crm_core.ingest import ingest_merged
+from crm_core.ingest.validate import Validator, validate_row
 
 SPEC = MISSED_LEADS
 DAY = date(2025, 11, 19)
@@ -201,9 +198,8 @@ async def main(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         generate(path, args.rows)
         pl.scan_csv(path, infer_schema=False).head(args.subset).collect().write_csv(subset)
-        print(
-            f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s"
-        )
+        size_mb = path.stat().st_size / 1e6
+        print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {time.perf_counter() - started:.1f} s")
         await admin(f'CREATE DATABASE "{database}"')
         try:
             engine = make_engine(url)
