@@ -15,7 +15,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from crm_core.blocks import resolve_block_secrets
 from crm_core.cli_support import console, fail, out, run_async, settings_or_exit
+from crm_core.daily_run import check_prerequisites
 from crm_core.db import migrate
 from crm_core.db.engine import open_engine, session_factory
 from crm_core.demo import seed_demo
@@ -78,9 +80,11 @@ def run_daily(
     dry_run: DryRun = False,
 ) -> None:
     """The daily job: download, ingest, audit, cleanup, PDFs, run summary, emails (exit 1 on error)."""
-    settings_or_exit()
+    settings = settings_or_exit()
     subset = [s for s in (stores or "").split(",") if s.strip()] or None
-    result = run_daily_flow(parse_date(date_), subset, dry_run)
+    report_date = parse_date(date_)
+    run_async(_check_prerequisites(settings, subset))  # exit 2 before any browser or Prefect work
+    result = run_daily_flow(report_date, subset, dry_run)
     print_outcome(result)
     raise typer.Exit(exit_code(result))
 
@@ -124,6 +128,12 @@ def demo_command(
     if result["status"] != "ok":
         console.print(f"demo run finished with status {result['status']}")
     raise typer.Exit(exit_code(result))
+
+
+async def _check_prerequisites(settings: Settings, subset: list[str] | None) -> None:
+    settings = await resolve_block_secrets(settings)
+    async with open_engine(settings) as engine:
+        await check_prerequisites(engine, settings, subset)
 
 
 async def _prepare_demo_database(settings: Settings) -> list[str]:

@@ -554,7 +554,8 @@ class StoreWorker:
         url = self.config.tms_origin + spec.url(store_code)
         path = self.config.downloads / spec.file_name(store_code)
 
-        def skip(reason: str, status: Literal["warn", "error"] = "error", **extras: Any) -> ExportResult:
+        # A failing export makes the run a warning, never an error: the other stores and exports go on.
+        def skip(reason: str, status: Literal["warn", "error"] = "warn", **extras: Any) -> ExportResult:
             self.logger.event(
                 PHASE,
                 status,
@@ -773,7 +774,7 @@ async def _work(worker: StoreWorker, queue: asyncio.Queue[str], result: Download
                 queue.get_nowait()
             raise
         except Exception as exc:  # one store's surprise never stops the others (B12.14)
-            worker.logger.event(PHASE, "error", "store download failed", store_code=code, exc=exc)
+            worker.logger.event(PHASE, "warn", "store download failed", store_code=code, exc=exc)
             result.stores[code] = StoreResult(code, "failed", describe_exception(exc))
             if worker.page.is_closed():
                 worker.page = await worker.session.context.new_page()

@@ -1,0 +1,292 @@
+"""The daily flow end to end: real Chromium against the simulator, real PostgreSQL, aiosmtpd as SMTP,
+inside a Prefect test server (DOMAIN B5, A3–A10)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.db.engine import make_engine, session_factory
+from crm_core.db.models import INGEST_TABLES, Document, EmailSend, PipelineRunSummary
+from crm_core.demo import seed_demo
+from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
+from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
+from flows.daily import daily_flow
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.usefixtures("prefect_harness")]
+DAY = date(2025, 11, 19)
+BUCKETS = ("missed_leads", "undelivered_all", "repeat_customers")
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(dashboard_date=DAY)) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def clean_sim(sim: SandboxServer) -> Iterator[None]:
+    sim.state.faults.clear()
+    yield
+    sim.state.faults.clear()
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(pg_url)
+    async with session_factory(engine)() as session, session.begin():
+        await seed_demo(session)  # A668, A817 report stores; A526 ETL only; demo recipients
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    pg_url: str,
+    sim: SandboxServer,
+    smtp_server: tuple[int, Any],
+) -> Path:
+    home = tmp_path / "home"
+    values = {
+        "CRM_HOME": str(home),
+        "DATABASE_URL": pg_url,
+        "PORTAL_BASE_URL": sim.portal_origin,
+        "PORTAL_TMS_URL": sim.tms_origin,
+        "PORTAL_USERNAME": DEMO_USERNAME,
+        "PORTAL_PASSWORD": DEMO_PASSWORD,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server[0]),
+        "SMTP_SECURITY": "none",
+        "SMTP_FROM": "TSV Reports <reports@example.com>",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return home
+
+
+async def run_daily(**params: Any) -> tuple[Any, dict[str, Any]]:
+    state = await daily_flow(report_date=DAY, return_state=True, **params)
+    result = await state.aresult(raise_on_failure=False)
+    assert isinstance(result, dict), (state.name, state.message, result)
+    return state, result
+
+
+async def table_rows(engine: AsyncEngine, bucket: str) -> list[tuple[Any, ...]]:
+    table = INGEST_TABLES[bucket]
+    business = [c for c in table.columns if c.name not in ("run_id", "created_at", "updated_at")]
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(select(*business).order_by(*table.primary_key))]
+
+
+def crm(*args: str, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `crm` command in a child process with this test's environment."""
+    env = os.environ | ({"PREFECT_API_URL": api_url} if api_url else {})
+    command = [str(Path(sys.executable).with_name("crm")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(path.read_bytes())).pages)
+
+
+def messages(smtp: tuple[int, Any]) -> list[EmailMessage]:
+    return [m["message"] for m in smtp[1].messages]
+
+
+async def test_daily_run_end_to_end_and_rerun(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
+) -> None:
+    state, result = await run_daily()
+    assert state.is_completed() and result["status"] == "ok", result["summary_text"]
+    run_id = result["run_id"]
+    metrics = result["metrics"]
+
+    # Every bucket merged, ingested and audited ok; the database holds exactly the merged rows.
+    for bucket in BUCKETS:
+        info = metrics["buckets"][bucket]
+        assert info["verdict"] == "ok", info
+        counts = info["counts"]
+        assert counts["merged_rows"] > 0
+        assert counts["ingested_rows"] == counts["merged_rows"] == counts["inserted"]
+        assert set(info["stores"]) == {"A526", "A668", "A817"}
+        rows = await table_rows(db, bucket)
+        assert len(rows) == counts["merged_rows"]
+    async with db.connect() as conn:
+        stamped = await conn.execute(
+            text("SELECT count(*) FROM missed_leads WHERE run_id = :r AND run_date = :d"),
+            {"r": run_id, "d": DAY},
+        )
+        assert stamped.scalar_one() == metrics["buckets"]["missed_leads"]["counts"]["ingested_rows"]
+        figures = await conn.execute(
+            text("SELECT count(*) FROM store_dashboard_summary WHERE dashboard_date = :d"), {"d": DAY}
+        )
+        assert figures.scalar_one() == 3
+
+    # Files cleaned up after the ok audits.
+    assert not list((env / "downloads").rglob("*.csv"))
+
+    # One PDF per report store, showing that store's figures; a documents row for each.
+    assert metrics["pdf"]["generated"] == 2
+    async with session_factory(db)() as session:
+        documents = (
+            (await session.execute(select(Document).where(Document.reference_id_2 == run_id))).scalars().all()
+        )
+        assert sorted(d.reference_id_3 for d in documents) == ["A668", "A817"]
+        for document in documents:
+            text_of_pdf = pdf_text(Path(str(document.file_path)))
+            assert document.reference_id_3 in text_of_pdf
+            assert "2025-11-19" in text_of_pdf or "19 Nov 2025" in text_of_pdf
+        summary = (
+            await session.execute(select(PipelineRunSummary).where(PipelineRunSummary.run_id == run_id))
+        ).scalar_one()
+        assert summary.overall_status == "ok"
+        assert summary.metrics_json["email"]["status"] == "sent"
+        assert "report_email" in summary.phases_json
+        assert "- report_email: OK (sent)" in summary.summary_text
+
+    # One email per report store with its PDF, one run summary.
+    sent = messages(smtp_server)
+    assert len(sent) == 3
+    with_pdf = {
+        part.get_filename(): msg["Subject"]
+        for msg in sent
+        for part in msg.iter_attachments()
+        if part.get_content_type() == "application/pdf"
+    }
+    assert sorted(with_pdf) == ["A668_2025-11-19.pdf", "A817_2025-11-19.pdf"]
+    summaries = [m for m in sent if not any(True for _ in m.iter_attachments())]
+    assert len(summaries) == 1 and "ok" in summaries[0]["Subject"].lower()
+
+    # Rerun of the same date: same table contents, no email sent twice.
+    before = {bucket: await table_rows(db, bucket) for bucket in BUCKETS}
+    state2, result2 = await run_daily()
+    assert state2.is_completed() and result2["status"] == "ok", result2["summary_text"]
+    assert result2["run_id"] != run_id
+    for bucket in BUCKETS:
+        assert await table_rows(db, bucket) == before[bucket]
+        counts = result2["metrics"]["buckets"][bucket]["counts"]
+        assert counts["inserted"] == 0 and counts["updated"] == counts["merged_rows"]
+    assert len(messages(smtp_server)) == 3
+    assert result2["metrics"]["email"]["already_sent"] == 3
+
+
+async def test_failing_store_makes_the_run_a_warning(
+    db: AsyncEngine, env: Path, sim: SandboxServer, smtp_server: tuple[int, Any]
+) -> None:
+    sim.state.faults.add("status@A817/missed_leads=500")
+    state, result = await run_daily()
+    assert state.is_completed() and result["status"] == "warning"
+    metrics = result["metrics"]
+    assert set(metrics["buckets"]["missed_leads"]["stores"]) == {"A526", "A668"}
+    assert metrics["buckets"]["undelivered_all"]["verdict"] == "ok"
+    assert any("A817" in issue for issue in metrics["issues"])
+    assert len(messages(smtp_server)) == 3  # every report store still gets its PDF
+
+
+async def test_smtp_down_then_notifications_send_delivers_only_the_missing(
+    db: AsyncEngine, env: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[int, Any]
+) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))  # nobody listens there
+    state, result = await run_daily()
+    assert state.is_completed() and result["status"] == "warning"
+    assert result["metrics"]["email"]["status"] == "failed"
+    async with session_factory(db)() as session:
+        failed = (
+            await session.execute(select(func.count()).where(EmailSend.status == "failed"))
+        ).scalar_one()
+        assert failed == 3
+
+    monkeypatch.setenv("SMTP_PORT", str(smtp_server[0]))
+    outcome = crm("notifications", "send", "--run-id", result["run_id"])
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert len(messages(smtp_server)) == 3
+    again = crm("notifications", "send", "--run-id", result["run_id"])
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(messages(smtp_server)) == 3
+
+
+async def test_dry_run_writes_deletes_and_sends_nothing(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
+) -> None:
+    state, result = await run_daily(dry_run=True)
+    assert state.is_completed() and result["dry_run"]
+    assert result["metrics"]["email"]["status"] == "skipped (dry run)"
+    for bucket in BUCKETS:
+        assert await table_rows(db, bucket) == []
+        assert result["metrics"]["buckets"][bucket]["counts"]["merged_rows"] > 0
+    async with db.connect() as conn:
+        for table in ("store_dashboard_summary", "documents", "pipeline_run_summaries", "email_sends"):
+            assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one() == 0
+    kept = {p.name for p in (env / "downloads").rglob("*.csv")}
+    assert "merged_missed_leads_20251119.csv" in kept and "A668-missed-leads.csv" in kept
+    assert messages(smtp_server) == []
+
+
+async def test_login_failure_is_an_error_run_with_summary_sent(
+    db: AsyncEngine, env: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[int, Any]
+) -> None:
+    monkeypatch.setenv("PORTAL_PASSWORD", "wrong-password")
+    state, result = await run_daily()
+    assert state.is_failed() and result["status"] == "error"
+    assert result["metrics"]["pdf"]["skipped"] == "portal login failed"
+    sent = messages(smtp_server)
+    # The run summary is sent; the failure hook sees it and does not send a second alert.
+    assert len(sent) == 1 and "error" in sent[0]["Subject"].lower()
+    async with session_factory(db)() as session:
+        summary = (
+            await session.execute(
+                select(PipelineRunSummary).where(PipelineRunSummary.run_id == result["run_id"])
+            )
+        ).scalar_one()
+        assert summary.overall_status == "error"
+    assert list((env / "artifacts").rglob("*.png")), "login failure leaves a screenshot"
+
+
+async def test_no_etl_store_stops_before_any_browser_work_and_alerts(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
+) -> None:
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE store_master SET etl_flag = false, report_flag = false"))
+    state = await daily_flow(report_date=DAY, return_state=True)
+    assert state.is_failed()
+    error = await state.aresult(raise_on_failure=False)
+    assert "no stores are flagged for ETL" in str(error)
+    assert not (env / "downloads").exists() or not list((env / "downloads").iterdir())
+    # The failure hook emails the run-summary recipients: nobody else would notice a scheduled run failing.
+    sent = messages(smtp_server)
+    assert len(sent) == 1 and "ALERT" in sent[0]["Subject"]
+    assert "no stores are flagged for ETL" in sent[0].get_body(("plain",)).get_content()
+    async with db.connect() as conn:
+        summaries = await conn.execute(text("SELECT count(*) FROM pipeline_run_summaries"))
+        assert summaries.scalar_one() == 0
+
+
+def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]) -> None:
+    """The CLI runs the same flow (here against the test's Prefect server) and maps statuses to exit codes."""
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = str(PREFECT_API_URL.value())
+    dry = crm("run", "daily", "--date", DAY.isoformat(), "--stores", "A668", "--dry_run", api_url=api_url)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert "Report Date: 2025-11-19" in dry.stdout and "Stores processed: A668" in dry.stdout
+    assert messages(smtp_server) == []
+
+    bad = crm("run", "daily", "--stores", "Z999", api_url=api_url)
+    assert bad.returncode == 2 and "stores not flagged for ETL: Z999" in bad.stderr
+    assert "Traceback" not in bad.stderr
