@@ -127,18 +127,23 @@ async def one_run(n: int, concurrency: int, sim: SandboxServer, work: Path) -> d
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stores", default="3,10,30")
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     from prefect.testing.utilities import prefect_test_harness
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, SandboxServer(SandboxConfig(dashboard_date=DAY)) as sim:
-        with prefect_test_harness(server_startup_timeout=120):
-            for n in (int(s) for s in args.stores.split(",")):
-                print(f"running the daily flow for {n} stores …", file=sys.stderr, flush=True)
-                rows.append(await one_run(n, args.concurrency, sim, Path(tmp)))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SandboxServer(SandboxConfig(dashboard_date=DAY)) as sim,
+        prefect_test_harness(server_startup_timeout=120),
+    ):
+        for n in (int(s) for s in args.stores.split(",")):
+            print(f"running the daily flow for {n} stores …", file=sys.stderr, flush=True)
+            rows.append(await one_run(n, args.concurrency, sim, Path(tmp)))
     out = io.StringIO()
     header = ["stores", "status", "wall s", *PHASES, "Prefect overhead", "PDFs", "PDFs/s", "rows ingested"]
     out.write("| " + " | ".join(header) + " |\n| " + " | ".join("---" for _ in header) + " |\n")

@@ -12,8 +12,8 @@ from datetime import date
 from typing import Any
 
 from prefect import flow
-from prefect.runtime import flow_run
 from prefect.client.schemas.objects import State
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from crm_core.daily_run import PIPELINE_CODE, DailyRun, check_prerequisites
