@@ -4,7 +4,9 @@ inside a Prefect test server (DOMAIN B5, A3–A10)."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -170,6 +172,23 @@ async def test_daily_run_end_to_end_and_rerun(
     assert sorted(with_pdf) == ["A668_2025-11-19.pdf", "A817_2025-11-19.pdf"]
     summaries = [m for m in sent if not any(True for _ in m.iter_attachments())]
     assert len(summaries) == 1 and "ok" in summaries[0]["Subject"].lower()
+
+    # The run's artifacts in Prefect: a markdown summary and rows per store and bucket, no personal data.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+            )
+        )
+    by_key = {a.key: a for a in artifacts}
+    markdown = str(by_key["daily-2025-11-19-summary"].data)
+    assert "Daily run 2025-11-19: **OK**" in markdown and "| missed_leads |" in markdown
+    assert not re.search(r"[6-9]\d{9}", markdown)
+    table = json.loads(str(by_key["daily-2025-11-19-counts"].data))
+    assert len(table) == 9 and {row["download"] for row in table} == {"ok"}
 
     # Rerun of the same date: same table contents, no email sent twice.
     before = {bucket: await table_rows(db, bucket) for bucket in BUCKETS}

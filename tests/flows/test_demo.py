@@ -1,0 +1,54 @@
+"""`crm demo` on embedded defaults (SQLite, file outbox, simulator): the README's main command."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+
+
+def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    home = tmp_path / "var"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "DATABASE_URL", "PORTAL_", "SMTP_"))
+    }
+    env |= {"CRM_HOME": str(home), "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    crm = str(Path(sys.executable).with_name("crm"))
+
+    def demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [crm, "demo", "--date", "2025-11-19"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    first = demo()
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    assert "seeded    store A668 (report)" in first.stdout
+    assert "Status: ok" in first.stdout
+    pdfs = sorted(p.name for p in (home / "reports" / "2025" / "daily").glob("*.pdf"))
+    assert pdfs == ["A668_2025-11-19.pdf", "A817_2025-11-19.pdf"]
+    for name in pdfs:
+        assert f"PDF     {home / 'reports' / '2025' / 'daily' / name}" in first.stdout
+    emails = list((home / "outbox").rglob("*.eml"))
+    assert len(emails) == 3
+    assert (home / "logs" / "events.ndjson").stat().st_size > 0
+    with sqlite3.connect(home / "crm.db") as db:
+        assert db.execute("SELECT count(*) FROM missed_leads").fetchone()[0] > 0
+
+    second = demo()
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    assert "seeded" not in second.stdout
+    assert len(list((home / "outbox").rglob("*.eml"))) == 3
