@@ -20,12 +20,13 @@ import csv
 import os
 import tempfile
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -80,6 +81,58 @@ class IngestResult:
         }
 
 
+CHUNK_BYTES = 2 << 20
+_NEWLINE, _QUOTE = 10, 34
+
+
+def record_chunks(path: Path, chunk_bytes: int | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """(header line, whole CSV records) in chunks of about `chunk_bytes`.
+
+    Plain reads instead of polars' scan: scanning memory-maps the whole file, and every page it touched
+    counts towards the process's RSS (a 1M-row bucket would hold ~170 MB of file in memory). A newline
+    ends a record iff an even number of quotes precede it in the chunk (chunks start on a record).
+    """
+    with path.open("rb") as fh:
+        header = fh.readline().removeprefix(b"\xef\xbb\xbf")
+        carry = b""
+        while True:
+            block = fh.read(chunk_bytes or CHUNK_BYTES)
+            data = carry + block
+            if not block:
+                if data.strip():
+                    yield header, data
+                return
+            buf = np.frombuffer(data, dtype=np.uint8)
+            newlines = np.flatnonzero(buf == _NEWLINE)
+            quotes = np.flatnonzero(buf == _QUOTE)
+            ends = newlines[(np.searchsorted(quotes, newlines) & 1) == 0] if quotes.size else newlines
+            if not ends.size:
+                carry = data  # one record longer than a chunk: read on
+                continue
+            cut = int(ends[-1]) + 1
+            yield header, data[:cut]
+            carry = data[cut:]
+
+
+def _parse(header: bytes, records: bytes, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_csv(header + records, infer_schema=False, encoding="utf8-lossy", columns=columns)
+
+
+def _earlier_duplicates(keys: pl.DataFrame, names: Sequence[str]) -> pl.Series:
+    """Row numbers whose key occurs again later (rows without a complete key all stay: validation
+    rejects them). Candidates are found by a 64-bit hash of the key, then compared exactly: a distinct
+    check over the full keys of 1M rows would need ~200 MB, over their hashes ~20 MB."""
+    # Sorting the hashes finds repeats with less memory than a hash table over them.
+    hashed = keys.select(pl.struct(names).hash().alias("h")).with_row_index("_row").sort("h")
+    h = pl.col("h")
+    candidates = hashed.filter((h == h.shift(1)) | (h == h.shift(-1)))["_row"].sort()
+    if not candidates.len():
+        return pl.Series("_row", [], dtype=pl.Int64)
+    subset = keys[candidates].with_columns(candidates.alias("_row"))
+    has_key = pl.all_horizontal([pl.col(k).is_not_null() for k in names])
+    return subset.filter(has_key & ~pl.struct(names).is_last_distinct())["_row"].cast(pl.Int64)
+
+
 class MergedFile:
     """A merged file read as text: header check, the key pre-pass and the batches."""
 
@@ -87,8 +140,10 @@ class MergedFile:
         self.spec = spec
         self.path = path
         try:
-            names = self._scan().collect_schema().names()
-        except (OSError, pl.exceptions.PolarsError) as exc:
+            with path.open("rb") as fh:
+                first = fh.readline().decode("utf-8-sig", errors="replace")
+            names = next(csv.reader([first]), [])
+        except OSError as exc:
             raise IngestError(
                 f"{spec.bucket}: merged file {path.name} is unreadable ({type(exc).__name__})"
             ) from None
@@ -97,26 +152,36 @@ class MergedFile:
             raise IngestError(f"{spec.bucket}: merged file {path.name} lacks column(s) {', '.join(missing)}")
         self.extra = [c for c in names if c not in spec.column_names and c not in (SOURCE_FILE, SOURCE_LINE)]
         self.columns = [c for c in names if c not in self.extra]
-        keys = validator.key_frame(self._scan().select(spec.keys).collect())
+        try:
+            parts = [_parse(h, r, list(spec.keys)) for h, r in record_chunks(path)]
+        except pl.exceptions.PolarsError as exc:
+            raise IngestError(
+                f"{spec.bucket}: merged file {path.name} could not be parsed ({type(exc).__name__})"
+            ) from None
+        raw_keys = pl.concat(parts) if parts else pl.DataFrame(schema=dict.fromkeys(spec.keys, pl.String))
+        keys = validator.key_frame(raw_keys)
         self.rows = keys.height
-        has_key = pl.all_horizontal([pl.col(k).is_not_null() for k in spec.keys])
-        # Rows without a key all stay: validation rejects them.
-        dropped = keys.with_row_index("_row").filter(has_key & ~pl.struct(spec.keys).is_last_distinct())
-        self.duplicates = dropped["_row"].cast(pl.Int64)
-
-    def _scan(self) -> pl.LazyFrame:
-        return pl.scan_csv(self.path, infer_schema=False, encoding="utf8-lossy")
+        self.duplicates = _earlier_duplicates(keys, spec.keys)
 
     def batches(self, batch_size: int) -> Iterator[tuple[int, pl.DataFrame]]:
-        """(offset of the first row, rows) per batch, duplicates already left out."""
+        """(offset of the first row, rows) per batch of `batch_size` rows, duplicates left out."""
         offset = 0
-        for batch in self._scan().select(self.columns).collect_batches(chunk_size=batch_size):
-            height = batch.height
-            if self.duplicates.len():
-                rows = pl.int_range(offset, offset + height, eager=True, dtype=pl.Int64)
-                batch = batch.filter(~rows.is_in(self.duplicates.implode()))
-            yield offset, batch
-            offset += height
+        pending: pl.DataFrame | None = None
+        for header, records in record_chunks(self.path):
+            frame = _parse(header, records, self.columns)
+            pending = frame if pending is None else pl.concat([pending, frame])
+            while pending.height >= batch_size:
+                yield offset, self._without_duplicates(offset, pending.head(batch_size))
+                offset += batch_size
+                pending = pending.slice(batch_size)
+        if pending is not None and pending.height:
+            yield offset, self._without_duplicates(offset, pending)
+
+    def _without_duplicates(self, offset: int, batch: pl.DataFrame) -> pl.DataFrame:
+        if not self.duplicates.len():
+            return batch
+        rows = pl.int_range(offset, offset + batch.height, eager=True, dtype=pl.Int64)
+        return batch.filter(~rows.is_in(self.duplicates.implode()))
 
 
 class RejectsFile:

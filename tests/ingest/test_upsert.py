@@ -282,3 +282,29 @@ async def test_merged_file_without_registry_columns_is_an_ingest_error(work: Pat
     path.write_text("store_code,mobile_number\nA668,9800000001\n", encoding="utf-8")
     with pytest.raises(IngestError, match="lacks column"):
         await ingest(None, path, dry_run=True)
+
+
+async def test_small_read_chunks_split_only_between_records(
+    engine: AsyncEngine, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_core.ingest import core
+
+    monkeypatch.setattr(core, "CHUNK_BYTES", 97)  # far smaller than one record: every chunk boundary is hit
+    notes = ['gate "B"\nsecond floor, left', "a,b,c", "", "line one\r\nline two"]
+    rows = [lead(n, special_instruction=notes[n % len(notes)]) for n in range(25)]
+    rows[20]["pickup_row_id"] = "bad"
+    path = write_merged(work / "merged_missed_leads_20251119.csv", MISSED_LEADS, rows)
+    result = await ingest(engine, path, batch_size=4)
+    assert (result.merged_rows, result.rejected_rows, result.inserted) == (25, 1, 24)
+    stored = {
+        r["pickup_no"]: r["special_instruction"]
+        for r in await table_rows(engine, "missed_leads", "pickup_no")
+    }
+    assert stored["P00000"] == 'gate "B"\nsecond floor, left' and stored["P00001"] == "a,b,c"
+    assert stored["P00002"] is None and stored["P00003"] == "line one\r\nline two"
+    assert result.rejects_path is not None
+    assert (
+        result.rejects_path.read_text(encoding="utf-8")
+        .splitlines()[1]
+        .startswith("A668-missed-leads.csv,22,")
+    )
