@@ -166,12 +166,16 @@ async def child(url: str, path: Path, batch_size: int) -> None:
     )
     seconds = time.perf_counter() - started
     await engine.dispose()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        json.dumps(
-            {"seconds": seconds, "rss_mb": rss_mb, "inserted": result.inserted, "updated": result.updated}
-        )
-    )
+    print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb(), **result.counts()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries the forking parent's peak over
+    into ru_maxrss across exec, which would charge the benchmark's own memory to the child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def validation_speed(path: Path, rows: int, batch_size: int) -> tuple[float, float]:
