@@ -334,9 +334,7 @@ async def ingest_merged(
                 async with engine.begin() as conn:
                     stager = await open_stager(conn, spec, run_id, report_date)
                     async with contextlib.aclosing(prefetched(validated())) as batches:
-                        async for batch in batches:
-                            await stager.add(batch.valid)
-                    inserted, updated = await stager.finish()
+                        inserted, updated = await stager.load(b.valid async for b in batches)
             except (SQLAlchemyError, OSError) as exc:
                 raise _db_failure(spec.bucket, exc) from None
             except pl.exceptions.PolarsError as exc:

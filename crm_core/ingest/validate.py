@@ -126,12 +126,29 @@ class Validator:
         self.spec = spec
         self.required = frozenset(spec.required_columns)
         self._typed = [coerce_expr(c).alias(c.name) for c in spec.columns]
-        self._checked = [c for c in spec.columns if c.kind in ("int", "float", "date")]
+        self._present = [_present(c.name) for c in spec.columns if c.kind != "bool"]
+        # (column, flag, reason) on required columns; flags on optional ones count as null warnings.
+        self._failures: list[tuple[str, pl.Expr, str]] = []
+        optional_bad: list[pl.Expr] = []
+        for column in spec.columns:
+            if column.kind == "bool":
+                continue  # every value is a boolean under the A2 rule
+            present = pl.col(f"__present_{column.name}")
+            checked = column.kind in ("int", "float", "date")
+            uncoercible = present & pl.col(column.name).is_null() if checked else None
+            if column.name in self.required:
+                self._failures.append((column.name, ~present, REASONS["missing"]))
+                if uncoercible is not None:
+                    self._failures.append((column.name, uncoercible, REASONS[column.kind]))
+            elif uncoercible is not None:
+                optional_bad.append(uncoercible.cast(pl.Int32))
+        flags = [flag for _, flag, _ in self._failures]
+        self._rejected = (pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__rejected")
+        self._nulls = (pl.sum_horizontal(optional_bad) if optional_bad else pl.lit(0)).alias("__nulls")
 
     def validate(self, batch: pl.DataFrame, *, file_name: str, line_offset: int) -> BatchResult:
         """`batch` holds the merged file's text columns; `line_offset` is the batch's first row index in
         the file, used for line numbers when the file has no provenance columns."""
-        spec = self.spec
         if SOURCE_FILE in batch.columns and SOURCE_LINE in batch.columns:
             where = [
                 pl.col(SOURCE_FILE).fill_null(file_name).alias("file"),
@@ -142,46 +159,33 @@ class Validator:
                 pl.lit(file_name).alias("file"),
                 (pl.int_range(pl.len(), dtype=pl.Int64) + line_offset + 2).alias("line"),
             ]
-        frame = batch.select(
-            *self._typed, *where, *(_present(c.name) for c in spec.columns if c.kind != "bool")
+        # Lazy, so that polars evaluates sub-expressions shared between columns and flags only once
+        # (an eager select computes e.g. the cleaned number text once per use: ~3× slower).
+        frame = (
+            batch.lazy()
+            .select(*self._typed, *where, *self._present)
+            .with_columns(self._rejected, self._nulls)
+            .collect()
         )
-        failures: list[tuple[str, pl.Expr, str]] = []  # (column, flag, reason) on required columns
-        optional_bad: list[pl.Expr] = []
-        for column in spec.columns:
-            if column.kind == "bool":
-                continue  # every value is a boolean under the A2 rule
-            present = pl.col(f"__present_{column.name}")
-            uncoercible = present & pl.col(column.name).is_null() if column in self._checked else None
-            if column.name in self.required:
-                failures.append((column.name, ~present, REASONS["missing"]))
-                if uncoercible is not None:
-                    failures.append((column.name, uncoercible, REASONS[column.kind]))
-            elif uncoercible is not None:
-                optional_bad.append(uncoercible)
-
-        rejected = pl.any_horizontal([flag for _, flag, _ in failures]) if failures else pl.lit(False)
-        frame = frame.with_columns(rejected.alias("__rejected"))
-        accepted = frame.filter(~pl.col("__rejected"))
-        null_warnings = (
-            int(accepted.select(pl.sum_horizontal(optional_bad).sum()).item()) if optional_bad else 0
-        )
-        bad_rows = frame.filter(pl.col("__rejected"))
-        if bad_rows.height:
+        rejected_rows = int(frame["__rejected"].sum())
+        accepted = frame
+        rejects = empty_rejects()
+        if rejected_rows:
+            accepted = frame.filter(~pl.col("__rejected"))
+            bad_rows = frame.filter(pl.col("__rejected"))
             rejects = pl.concat(
                 [
                     bad_rows.filter(flag).select(
                         "file", "line", pl.lit(column).alias("column"), pl.lit(reason).alias("reason")
                     )
-                    for column, flag, reason in failures
+                    for column, flag, reason in self._failures
                 ]
             ).sort("line", maintain_order=True)
-        else:
-            rejects = empty_rejects()
         return BatchResult(
-            valid=accepted.select(spec.column_names),
+            valid=accepted.select(self.spec.column_names),
             rejects=rejects,
-            rejected_rows=bad_rows.height,
-            null_warnings=null_warnings,
+            rejected_rows=rejected_rows,
+            null_warnings=int(accepted["__nulls"].sum()),
         )
 
     def key_frame(self, keys: pl.DataFrame) -> pl.DataFrame:
