@@ -6,7 +6,7 @@ a required column (declared required or a dedupe key) is rejected; on an optiona
 NULL and counts as a null warning.
 
 `row_model` derives a pydantic model per export from the same registry, with per-value Python coercers
-that follow the same rules. It is ~50× slower per row (benchmarks/ingest.py measures it), so it is used
+that follow the same rules. It is ~25× slower per row (benchmarks/ingest.py measures it), so it is used
 where rows are few: checking the typed sample rows of a dry run, and as the reference the vectorised rules
 are tested against.
 """
