@@ -1,0 +1,44 @@
+"""`crm run daily` refuses bad input and missing prerequisites before any browser or Prefect work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crm_core.cli import app
+
+
+def invoke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, *args: str) -> tuple[int, str]:
+    monkeypatch.setenv("CRM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_bad_date_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily", "--date", "2025-13-01")
+    assert code == 2 and "--date '2025-13-01' is not a date (YYYY-MM-DD)" in output
+
+
+def test_no_etl_store_exits_2_before_the_flow(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily")
+    assert code == 2 and "no stores are flagged for ETL" in output
+    assert "Traceback" not in output
+
+
+def test_missing_portal_settings_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    assert CliRunner().invoke(app, ["stores", "add", "A668"], env={"DATABASE_URL": sqlite_url}).exit_code == 0
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily", "--dry-run")
+    assert code == 2 and "PORTAL_BASE_URL and PORTAL_TMS_URL must be set" in output
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PORTAL_TMS_URL", "http://127.0.0.1:9")
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily")
+    assert code == 2 and "PORTAL_USERNAME and PORTAL_PASSWORD must be set" in output
