@@ -108,7 +108,8 @@ def ingest_command(
     files: Annotated[list[Path], typer.Argument(help="per-store export files of that bucket")],
     date_: Annotated[str | None, typer.Option("--date", help="report date YYYY-MM-DD (default: T-1)")] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="merge and validate only: no DB writes, no deletions")
+        bool,
+        typer.Option("--dry-run", "--dry_run", help="merge and validate only: no DB writes, no deletions"),
     ] = False,
 ) -> None:
     """Merge, validate and upsert per-store export files; files are deleted only on an ok audit."""

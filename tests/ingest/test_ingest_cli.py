@@ -93,7 +93,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     cli_env: dict[str, str], pg_url: str, tmp_path: Path
 ) -> None:
     a = export(tmp_path, "A668-missed-leads.csv", "A668", 2)
-    code, output = invoke(cli_env, "missed_leads", str(a), "--dry-run", "--date", "2025-11-19")
+    code, output = invoke(cli_env, "missed_leads", str(a), "--dry_run", "--date", "2025-11-19")
     assert code == 0, output
     assert "dry run" in output and "sample rows" in output and "pickup_no=PA668001" in output
     assert "9600000001" not in output and "Meena" not in output
