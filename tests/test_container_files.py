@@ -53,6 +53,7 @@ def test_compose_stack_is_complete_and_keeps_secrets_out() -> None:
     assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
     assert services["migrate"]["command"] == ["db", "upgrade"]
     assert worker["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+    assert worker["env_file"] == [{"path": ".env", "required": False}]
     for name in ("db", "prefect-db", "prefect-server"):
         assert "healthcheck" in services[name]
     # Passwords only ever come from the environment.
