@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_core.db.engine import make_engine
 from crm_core.exports import MISSED_LEADS, UNDELIVERED_ALL, ExportSpec
 from crm_core.ingest import IngestError, ingest_merged
 from crm_core.json_logger import EventLogger
@@ -308,3 +309,106 @@ async def test_small_read_chunks_split_only_between_records(
         .splitlines()[1]
         .startswith("A668-missed-leads.csv,22,")
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("stored_before", [2, 0], ids=["probed", "empty-target-not-probed"])
+async def test_concurrent_insert_between_probe_and_copy_falls_back_to_staging(
+    pg_url: str, work: Path, monkeypatch: pytest.MonkeyPatch, stored_before: int
+) -> None:
+    """A second connection commits one of the chunk's "new" keys after the probe: the direct COPY hits
+    the unique violation, the savepoint is rolled back and the chunk is staged, counts stay exact.
+    With an empty target at the start the probe is skipped; the fallback must catch the race too."""
+    from crm_core.ingest import upsert
+
+    engine, other = make_engine(pg_url), make_engine(pg_url)
+    try:
+        path = work / "merged_missed_leads_20251119.csv"
+        if stored_before:
+            await ingest(engine, write_merged(path, MISSED_LEADS, [lead(0), lead(1)]), run_id="run-0")
+        monkeypatch.setattr(upsert, "ROUTE_ROWS", 4)  # batches of 3 → chunks of 6 rows: two chunks
+        probe = upsert.PostgresStager.probe
+        calls: list[int] = []
+
+        async def probe_then_race(self: upsert.PostgresStager, chunk: Any) -> Any:
+            exists = await probe(self, chunk)
+            calls.append(chunk.height)
+            if len(calls) == 2:  # the second chunk (P00006..P00011): P00008 appears after the probe
+                async with other.begin() as conn:
+                    await conn.execute(
+                        text(
+                            "INSERT INTO missed_leads (store_code, pickup_no, pickup_row_id, mobile_number, "
+                            "run_id) VALUES ('A668', 'P00008', 1, '9999999999', 'other')"
+                        )
+                    )
+            return exists
+
+        monkeypatch.setattr(upsert.PostgresStager, "probe", probe_then_race)
+        rows = [lead(n, customer_name="ours") for n in range(12)]
+        result = await ingest(engine, write_merged(path, MISSED_LEADS, rows), run_id="run-1")
+        assert calls == [6, 6]
+        # P00008 was stored by the other writer and is updated by us, as are the rows stored before.
+        updated = stored_before + 1
+        assert (result.inserted, result.updated, result.ingested_rows) == (12 - updated, updated, 12)
+        stored = await table_rows(engine, "missed_leads", "pickup_no")
+        assert [r["pickup_no"] for r in stored] == [f"P{n:05d}" for n in range(12)]
+        assert {(r["customer_name"], r["run_id"]) for r in stored} == {("ours", "run-1")}
+        assert stored[8]["mobile_number"] == "9800000008"
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
+@pytest.mark.postgres
+async def test_error_in_the_staged_update_stores_nothing(pg_url: str, work: Path) -> None:
+    engine = make_engine(pg_url)
+    try:
+        path = work / "merged_missed_leads_20251119.csv"
+        await ingest(engine, write_merged(path, MISSED_LEADS, [lead(0), lead(1)]))
+        before = await table_rows(engine, "missed_leads", "pickup_no")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "ALTER TABLE missed_leads ADD CONSTRAINT boom "
+                    "CHECK (pickup_no <> 'P00001' OR customer_name <> 'changed')"
+                )
+            )
+        rows = [lead(n, customer_name="changed") for n in range(6)]  # P00001 fails in the UPDATE
+        with pytest.raises(IngestError, match="missed_leads: database error, bucket rolled back"):
+            await ingest(engine, write_merged(path, MISSED_LEADS, rows), run_id="run-2")
+        assert await table_rows(engine, "missed_leads", "pickup_no") == before
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_chunk_staged_on_a_sample_still_counts_its_new_rows_as_inserted(
+    pg_url: str, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_core.ingest import upsert
+
+    engine = make_engine(pg_url)
+    try:
+        path = work / "merged_missed_leads_20251119.csv"
+        stored = [0, 1, 2, 3, 5]
+        await ingest(engine, write_merged(path, MISSED_LEADS, [lead(n) for n in stored]), run_id="run-0")
+        # Chunks of 6 rows; the sample of the first (P00000, P00003) is all stored, so it is staged
+        # whole with the new P00004 in it; the second chunk's sample is all new: probed, COPYed directly.
+        monkeypatch.setattr(upsert, "ROUTE_ROWS", 4)
+        monkeypatch.setattr(upsert, "PROBE_SAMPLE", 2)
+        lookup = upsert.PostgresStager._stored
+        looked_up: list[int] = []
+
+        async def recorded(self: upsert.PostgresStager, chunk: Any) -> Any:
+            looked_up.append(chunk.height)
+            return await lookup(self, chunk)
+
+        monkeypatch.setattr(upsert.PostgresStager, "_stored", recorded)
+        rows = [lead(n, customer_name="ours") for n in range(12)]
+        result = await ingest(engine, write_merged(path, MISSED_LEADS, rows), run_id="run-1")
+        assert looked_up == [2, 2, 6]  # sample, sample, then the second chunk key by key
+        assert (result.inserted, result.updated) == (7, 5)
+        after = await table_rows(engine, "missed_leads", "pickup_no")
+        assert len(after) == 12 and {(r["customer_name"], r["run_id"]) for r in after} == {("ours", "run-1")}
+    finally:
+        await engine.dispose()
