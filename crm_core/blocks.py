@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from crm_core.json_logger import register_secret
+from crm_core.json_logger import describe_exception, register_secret
 from crm_core.settings import ConfigError, Settings
 
 
@@ -60,7 +60,7 @@ async def _load(block_type: type[Block], name: str, variable: str) -> Any:
     try:
         return await block_type.aload(name)
     except Exception as exc:
-        raise ConfigError(f"{variable}: cannot load block {name!r} ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{variable}: cannot load block {name!r} ({describe_exception(exc)})") from None
 
 
 async def resolve_block_secrets(settings: Settings) -> Settings:

@@ -106,7 +106,8 @@ MISSED_LEADS = ExportSpec(
         _T("pickup_date", "date", ("pickup_date",)),
         _T("pickup_time", "text", ("pickup_time",)),
         _T("customer_name", "text", ("customer_name",), personal=True),
-        _T("special_instruction", "text", ("special_instruction",)),
+        # Free text customers write: names, addresses, alternate numbers.
+        _T("special_instruction", "text", ("special_instruction",), personal=True),
         _T("source", "text", ("source",)),
         _T("final_source", "text", ("final_source",)),
         _T("customer_type", "text", ("customer_type",)),

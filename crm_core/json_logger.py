@@ -32,8 +32,19 @@ MAX_EVENTS_KEPT = 10_000
 PERSONAL_KEYS = frozenset(
     {"customer_name", "name", "mobile_number", "mobile_no", "mobile", "phone", "customer_id", "email"}
 )
-# Indian mobiles: 10 digits starting 6-9, optionally prefixed by +91/91; not part of a longer number.
-MOBILE_RE = re.compile(r"(?<![\d])(?:\+?91[\s-]?)?([6-9]\d{9})(?![\d])")
+# Indian mobiles: 10 digits starting 6-9, as written by people too (98765 43210, 98765-43210,
+# 987-654-3210), optionally prefixed by +91/0091/91 or a trunk 0; not part of a longer number.
+MOBILE_RE = re.compile(
+    r"(?<![\d])(?:(?:\+|00)?91[\s-]?|0)?([6-9]\d{4}[\s-]?\d{5}|[6-9]\d{2}[\s-]?\d{3}[\s-]?\d{4})(?![\d])"
+)
+# Session material that HTTP client errors quote (Playwright's "Call log" lists request headers and the
+# URLs it navigated, the TMS hand-off token among them): the value is masked, the name kept.
+SESSION_HEADER_RE = re.compile(
+    r"(?im)^([\s>*-]*(?:cookie|set-cookie|authorization|proxy-authorization|x-csrf-token)\s*:\s*).+$"
+)
+SESSION_PARAM_RE = re.compile(
+    r"(?i)([?&](?:token|access_token|auth|password|sslpassword|passwd|pwd|session|sid|ci_session|tms_session)=)[^&\s'\"]+"
+)
 _SECRET_MIN_LEN = 4
 
 _lock = threading.Lock()
@@ -65,6 +76,11 @@ def mask_name(name: str) -> str:
     return f"{name[0]}***" if name else ""
 
 
+def mask_url_secrets(text: str) -> str:
+    """Hide the values of token/password/session query parameters in URLs."""
+    return SESSION_PARAM_RE.sub(lambda m: m.group(1) + REDACTED, text)
+
+
 def redact_text(text: str) -> str:
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
@@ -75,6 +91,8 @@ def redact_text(text: str) -> str:
     for value in personal:
         if value in text:
             text = text.replace(value, mask_name(value))
+    text = mask_url_secrets(text)
+    text = SESSION_HEADER_RE.sub(lambda m: m.group(1) + REDACTED, text)
     return MOBILE_RE.sub(lambda m: mask_mobile(m.group(1)), text)
 
 

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from crm_core.json_logger import register_secret
+from crm_core.json_logger import mask_url_secrets, register_secret
 
 
 class ConfigError(Exception):
@@ -45,6 +45,8 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 SUPPORTED_DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
+# Query parameters of DATABASE_URL that carry a secret (libpq/asyncpg spellings).
+URL_SECRET_PARAMS = frozenset({"password", "sslpassword"})
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -140,9 +142,14 @@ class Settings(BaseSettings):
             raw = secret.get_secret_value()
             register_secret(raw)
             if name == "database_url":
-                # The password also travels alone (driver errors, connection strings).
-                password = make_url(raw).password
-                register_secret(str(password) if password is not None else None)
+                # The password also travels alone (driver errors, connection strings), and may be
+                # given as a query parameter instead of in the user info.
+                url = make_url(raw)
+                register_secret(str(url.password) if url.password is not None else None)
+                for key in URL_SECRET_PARAMS & set(url.query):
+                    values = url.query[key]
+                    for value in (values,) if isinstance(values, str) else values:
+                        register_secret(value)
             if self.crm_run_env is RunEnv.PROD and _looks_like_placeholder(name, raw):
                 raise ValueError(f"{name.upper()}: placeholder secret refused when CRM_RUN_ENV=prod")
         return self
@@ -180,7 +187,7 @@ class Settings(BaseSettings):
 
     @property
     def db_url_redacted(self) -> str:
-        return make_url(self.db_url).render_as_string(hide_password=True)
+        return mask_url_secrets(make_url(self.db_url).render_as_string(hide_password=True))
 
     @property
     def dialect(self) -> str:

@@ -13,6 +13,7 @@ from crm_core.json_logger import (
     describe_exception,
     normalise_status,
     redact,
+    redact_text,
     register_personal,
     register_secret,
 )
@@ -120,3 +121,31 @@ def test_normalise_status_and_helpers() -> None:
     ]
     assert redact({"phone": "9123456789", "rows": 3}) == {"phone": "91******89", "rows": 3}
     assert describe_exception(KeyError("k")) == "KeyError: 'k'"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["98765 43210", "98765-43210", "987-654-3210", "09876543210", "+91-98765-43210", "+91 9876543210"],
+)
+def test_mobile_numbers_as_people_write_them_are_masked(written: str) -> None:
+    text = redact_text(f"call back on {written} today")
+    assert "543210" not in text and "43210" not in text and "98******10" in text
+
+
+def test_numbers_that_are_not_mobiles_stay() -> None:
+    text = "order 12345678, amount 1,23,456.00, pickup 2025-11-19, id 5876543210"
+    assert redact_text(text) == text
+
+
+def test_session_material_in_http_client_errors_is_masked() -> None:
+    call_log = (
+        "TimeoutError: APIRequestContext.get: Timeout 1500ms exceeded.\nCall log:\n"
+        "  - → GET http://127.0.0.1:41415/mis/download_csv?store_code=A668\n"
+        "    - cookie: ci_session=j_ZeoWDJM5; tms_session=twWIpM_i7T8\n"
+        "    - authorization: Bearer abc.def\n"
+        '  - navigating to "http://127.0.0.1:5/tms/auth?token=Hand-Off-77&next=/"'
+    )
+    text = describe_exception(RuntimeError(call_log))
+    for secret in ("j_ZeoWDJM5", "twWIpM_i7T8", "abc.def", "Hand-Off-77"):
+        assert secret not in text
+    assert "cookie: ***" in text and "token=***&next=/" in text and "store_code=A668" in text

@@ -78,6 +78,12 @@ def test_redacted_database_url_hides_password() -> None:
     assert "pw-Secret-9" not in repr(settings)
 
 
+def test_redacted_database_url_hides_a_password_given_as_query_parameter() -> None:
+    settings = make(database_url="postgresql+asyncpg://crm@db:5432/crm?password=Qp-Secret-3&ssl=require")
+    assert settings.db_url_redacted == "postgresql+asyncpg://crm@db:5432/crm?password=***&ssl=require"
+    assert "Qp-Secret-3" not in redact_text("driver said: auth failed for Qp-Secret-3")
+
+
 def test_chromium_path_configured_or_autodetected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert make(chromium_path=tmp_path / "chrome").chromium_executable() == tmp_path / "chrome"
     fake = tmp_path / "bin" / "chromium"

@@ -56,13 +56,18 @@ def check_csv(body: bytes, spec: ExportSpec) -> CheckedCsv:
         for column in spec.required_columns
         if not any(normalise_header(h) in present for h in spec.column_index[column].accepted_headers)
     ]
+    known = set(spec.header_map())
     if missing:
-        raise InvalidExport(f"missing required columns {', '.join(missing)} (header: {', '.join(header)})")
+        # Never quote the header: without a header row, the "header" is a customer's record.
+        recognised = sum(1 for h in header if normalise_header(h) in known)
+        raise InvalidExport(
+            f"missing required columns {', '.join(missing)} "
+            f"(first row: {len(header)} fields, {recognised} of them export headers)"
+        )
     if len(records) > 1 and not text.endswith(("\n", "\r")) and len(records[-1]) < len(header):
         raise InvalidExport(
             f"truncated: last row has {len(records[-1])} of {len(header)} fields", transient=True
         )
-    known = set(spec.header_map())
     unknown = [h for h in header if normalise_header(h) not in known]
     return CheckedCsv(rows=len(records) - 1, header=header, non_utf8=non_utf8, unknown_columns=unknown)
 

@@ -256,7 +256,9 @@ async def test_dropped_column_fails_the_bucket_as_ingest_error(engine: AsyncEngi
 async def test_dry_run_writes_nothing_and_logs_masked_samples(engine: AsyncEngine, work: Path) -> None:
     logger = EventLogger(run_id="dry", pipeline="test", stream=None)
     path = write_merged(
-        work / "merged_missed_leads_20251119.csv", MISSED_LEADS, [lead(1), lead(2, mobile_number="")]
+        work / "merged_missed_leads_20251119.csv",
+        MISSED_LEADS,
+        [lead(1, special_instruction="Ramesh Gupta, H.No 14; alt 98111 22233"), lead(2, mobile_number="")],
     )
     result = await ingest(engine, path, dry_run=True, logger=logger)
     assert result.dry_run and (result.inserted, result.updated, result.ingested_rows) == (0, 0, 0)
@@ -265,6 +267,7 @@ async def test_dry_run_writes_nothing_and_logs_masked_samples(engine: AsyncEngin
     assert await table_rows(engine, "missed_leads", "pickup_no") == []
     logged = json.dumps(logger.events)
     assert "9800000001" not in logged and "Asha Verma" not in logged
+    assert "Ramesh" not in logged and "22233" not in logged  # free text is personal too
     sample = next(e for e in logger.events if e["extras"] and "sample_rows" in e["extras"])
     row = sample["extras"]["sample_rows"][0]
     assert "*" in row["mobile_number"] and sum(c.isdigit() for c in row["mobile_number"]) <= 4

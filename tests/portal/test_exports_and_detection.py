@@ -123,6 +123,14 @@ def test_invalid_bodies_are_refused(raw: bytes, reason: str) -> None:
         check_csv(raw, EXPORTS["repeat_customers"])
 
 
+def test_a_file_without_header_row_is_refused_without_quoting_the_customer_row() -> None:
+    raw = b"42800000,9876501234,PK41800001,2025-11-19,Kavya Sentinel,WhatsApp\r\n"
+    with pytest.raises(InvalidExport, match="missing required columns") as info:
+        check_csv(raw, EXPORTS["missed_leads"])
+    assert "Kavya" not in str(info.value) and "98765" not in str(info.value)
+    assert "first row: 6 fields, 0 of them export headers" in str(info.value)
+
+
 def test_truncated_csv_is_refused_as_transient() -> None:
     with pytest.raises(InvalidExport, match="truncated") as info:
         check_csv(body("missed_leads", "A668", "truncated"), EXPORTS["missed_leads"])
