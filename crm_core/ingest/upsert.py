@@ -183,9 +183,10 @@ class PostgresStager(_Upsert):
                 await sending
                 sending = None
         finally:
-            if sending is not None and not sending.done():
-                # Let a COPY in flight finish rather than cancel it mid-protocol: the connection must
-                # stay usable for the rollback.
+            if sending is not None:
+                # Let a COPY in flight finish rather than cancel it mid-protocol (the connection must stay
+                # usable for the rollback), and always collect its outcome: an uncollected task error is
+                # printed by asyncio with the driver's full text, failing row values included.
                 with contextlib.suppress(BaseException):
                     await sending
         updated = inserted = 0
@@ -194,26 +195,28 @@ class PostgresStager(_Upsert):
         return self.inserted + inserted, updated
 
     async def apply_staged(self) -> tuple[int, int]:
-        """(updated, inserted) from the staged rows: one UPDATE … FROM for the keys known to exist, then
-        an upsert of whatever the UPDATE did not reach (a savepoint fallback chunk's new keys)."""
+        """(updated, inserted) from the staged rows, in ONE statement: an UPDATE … FROM for the stored
+        keys, and an upsert of the staged rows it did not reach (new keys of a sample-staged or fallback
+        chunk). One statement, one snapshot: a key another writer commits meanwhile is either seen by the
+        UPDATE or met by the INSERT's ON CONFLICT, never missed by both."""
         q = self.q
+        keys = ", ".join(f"t.{q(k)}" for k in self.spec.keys)
         on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.spec.keys)
+        reached = " AND ".join(f"u.{q(k)} = s.{q(k)}" for k in self.spec.keys)
         sets = ", ".join(
             [f"{q(c)} = s.{q(c)}" for c in self.spec.non_key_columns]
             + ["run_id = :run_id", "run_date = :run_date", "updated_at = CURRENT_TIMESTAMP"]
         )
-        update = f"UPDATE {q(self.spec.table)} t SET {sets} FROM {q(self.staging)} s WHERE {on}"
-        updated = int((await self.conn.execute(self.bound(update), self.params)).rowcount)
-        if updated == self.staged:
-            return updated, 0
-        rest = f"WHERE NOT EXISTS (SELECT 1 FROM {q(self.spec.table)} t WHERE {on}) "  # not updated above
         sql = (
-            f"WITH up AS ({self.upsert_sql(rest)} "
+            f"WITH u AS (UPDATE {q(self.spec.table)} t SET {sets} FROM {q(self.staging)} s "
+            f"WHERE {on} RETURNING {keys}), "
+            f"i AS ({self.upsert_sql(f'WHERE NOT EXISTS (SELECT 1 FROM u WHERE {reached}) ')} "
             "RETURNING (xmax = 0) AS inserted) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+            "SELECT (SELECT count(*) FROM u), count(*) FILTER (WHERE inserted), "
+            "count(*) FILTER (WHERE NOT inserted) FROM i"
         )
         row = (await self.conn.execute(self.bound(sql), self.params)).one()
-        return updated + int(row[1]), int(row[0])
+        return int(row[0]) + int(row[2]), int(row[1])
 
 
 async def _chunks(batches: AsyncIterator[pl.DataFrame], rows: int) -> AsyncIterator[pl.DataFrame]:

@@ -104,7 +104,9 @@ def coerce_expr(column: ExportColumn) -> pl.Expr:
         for pattern, formats in _DATE_FORMATS
         for fmt in formats
     ]
-    return pl.coalesce(candidates)
+    parsed = pl.coalesce(candidates)
+    # polars parses year 0, which no Python date (nor the COPY/SQLite binding of one) can hold.
+    return pl.when(parsed.dt.year() >= 1).then(parsed)
 
 
 def _present(name: str) -> pl.Expr:

@@ -3,6 +3,7 @@ rejects, all-or-nothing transactions and dry runs."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from collections.abc import Sequence
@@ -413,5 +414,97 @@ async def test_chunk_staged_on_a_sample_still_counts_its_new_rows_as_inserted(
         assert (result.inserted, result.updated) == (7, 5)
         after = await table_rows(engine, "missed_leads", "pickup_no")
         assert len(after) == 12 and {(r["customer_name"], r["run_id"]) for r in after} == {("ours", "run-1")}
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_key_another_writer_commits_while_the_staged_rows_are_applied_is_updated(
+    pg_url: str, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P00004 is staged as new (sample-staged chunk). Another writer locks P00000 and inserts P00004,
+    then commits while our UPDATE waits for that lock: the UPDATE's snapshot cannot see P00004, and the
+    upsert of the rows it did not reach must still write ours (one statement, one snapshot; two
+    statements would skip it as "already stored")."""
+    from crm_core.ingest import upsert
+
+    engine, other = make_engine(pg_url), make_engine(pg_url)
+    try:
+        path = work / "merged_missed_leads_20251119.csv"
+        await ingest(
+            engine, write_merged(path, MISSED_LEADS, [lead(n) for n in (0, 1, 2, 3, 5)]), run_id="run-0"
+        )
+        monkeypatch.setattr(upsert, "ROUTE_ROWS", 4)
+        monkeypatch.setattr(upsert, "PROBE_SAMPLE", 2)  # first chunk staged whole, P00004 new in it
+        apply = upsert.PostgresStager.apply_staged
+
+        async def apply_while_another_writer_commits(self: upsert.PostgresStager) -> Any:
+            async with other.connect() as conn:
+                await conn.execute(text("SELECT 1 FROM missed_leads WHERE pickup_no = 'P00000' FOR UPDATE"))
+                await conn.execute(
+                    text(
+                        "INSERT INTO missed_leads (store_code, pickup_no, pickup_row_id, mobile_number, "
+                        "run_id) VALUES ('A668', 'P00004', 1, '9999999999', 'other')"
+                    )
+                )  # not committed yet: our statement's snapshot cannot see it
+                applying = asyncio.ensure_future(apply(self))
+                await asyncio.sleep(0.5)
+                assert not applying.done()  # waiting for the other writer's lock
+                await conn.commit()
+            return await applying
+
+        monkeypatch.setattr(upsert.PostgresStager, "apply_staged", apply_while_another_writer_commits)
+        rows = [lead(n, customer_name="ours") for n in range(12)]
+        result = await ingest(engine, write_merged(path, MISSED_LEADS, rows), run_id="run-1")
+        assert (result.inserted, result.updated, result.ingested_rows) == (6, 6, 12)
+        stored = {r["pickup_no"]: r for r in await table_rows(engine, "missed_leads", "pickup_no")}
+        assert len(stored) == 12 and {(r["customer_name"], r["run_id"]) for r in stored.values()} == {
+            ("ours", "run-1")
+        }
+        assert stored["P00004"]["mobile_number"] == "9800000004"
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_failed_copy_is_collected_even_when_the_next_read_fails_too(
+    pg_url: str, work: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The COPY task fails (CHECK violation) while the next chunk is read, and that read fails too: the
+    task's error must still be collected, else asyncio later logs the driver's text with the row values."""
+    import gc
+    import time
+
+    import polars as pl
+
+    from crm_core.ingest import upsert
+    from crm_core.ingest.validate import Validator
+
+    engine = make_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("ALTER TABLE missed_leads ADD CONSTRAINT boom CHECK (pickup_no <> 'P00001')")
+            )
+        monkeypatch.setattr(upsert, "ROUTE_ROWS", 4)
+        validate = Validator.validate
+        calls: list[int] = []
+
+        def failing_on_the_fourth_batch(self: Validator, batch: pl.DataFrame, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 4:  # while the first chunk (batches 1-2) is being COPYed
+                time.sleep(0.5)
+                raise pl.exceptions.ComputeError("simulated read failure")
+            return validate(self, batch, **kwargs)
+
+        monkeypatch.setattr(Validator, "validate", failing_on_the_fourth_batch)
+        rows = [lead(n, customer_name="Sentinel Name") for n in range(12)]
+        with pytest.raises(IngestError):
+            await ingest(engine, write_merged(work / "m.csv", MISSED_LEADS, rows))
+        gc.collect()
+        await asyncio.sleep(0.1)
+        logged = " ".join(r.getMessage() + str(r.exc_info[1] if r.exc_info else "") for r in caplog.records)
+        assert "never retrieved" not in logged and "Sentinel" not in logged
     finally:
         await engine.dispose()

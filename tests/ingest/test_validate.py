@@ -50,6 +50,8 @@ def test_text_is_trimmed_and_empty_becomes_null_store_codes_upper_cased() -> Non
         ("17.11.2025", None),
         ("2025-11-17 25:00", None),
         ("17/11/25", None),
+        ("0000-01-01", None),
+        ("01-01-0000", None),
         ("yesterday", None),
         ("", None),
     ],
@@ -135,7 +137,8 @@ def test_files_without_provenance_columns_report_the_merged_file_and_physical_li
 def test_pydantic_row_model_agrees_with_the_vectorised_rules() -> None:
     spec = UNDELIVERED_ALL
     samples = ["", " ", "2025-11-17", "05/11/2025", "11/21/2025 10:00", "31/02/2025", "₹1,23,456.50",
-               "12345.0", "1,2,3", "abc", " T846 ", "a668", "2025-11-17T10:00:00Z", "-5"]  # fmt: skip
+               "12345.0", "1,2,3", "abc", " T846 ", "a668", "2025-11-17T10:00:00Z", "-5",
+               "0000-01-01"]  # fmt: skip
     rows = []
     for i, value in enumerate(samples):
         rows.append({c: value for c in spec.column_names})
