@@ -200,17 +200,15 @@ class PostgresStager(_Upsert):
         chunk). One statement, one snapshot: a key another writer commits meanwhile is either seen by the
         UPDATE or met by the INSERT's ON CONFLICT, never missed by both."""
         q = self.q
-        keys = ", ".join(f"t.{q(k)}" for k in self.spec.keys)
         on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.spec.keys)
-        reached = " AND ".join(f"u.{q(k)} = s.{q(k)}" for k in self.spec.keys)
         sets = ", ".join(
             [f"{q(c)} = s.{q(c)}" for c in self.spec.non_key_columns]
             + ["run_id = :run_id", "run_date = :run_date", "updated_at = CURRENT_TIMESTAMP"]
         )
         sql = (
             f"WITH u AS (UPDATE {q(self.spec.table)} t SET {sets} FROM {q(self.staging)} s "
-            f"WHERE {on} RETURNING {keys}), "
-            f"i AS ({self.upsert_sql(f'WHERE NOT EXISTS (SELECT 1 FROM u WHERE {reached}) ')} "
+            f"WHERE {on} RETURNING s.ctid AS staged_row), "  # a row id: cheaper to match than the keys
+            f"i AS ({self.upsert_sql('WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.staged_row = s.ctid) ')} "
             "RETURNING (xmax = 0) AS inserted) "
             "SELECT (SELECT count(*) FROM u), count(*) FILTER (WHERE inserted), "
             "count(*) FILTER (WHERE NOT inserted) FROM i"
