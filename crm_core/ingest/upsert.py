@@ -6,9 +6,9 @@ counted separately.
   stored; the new rows are binary-COPYed (asyncpg, raw driver connection) straight into the target inside
   a savepoint (inserted), the others into a TEMP table dropped at commit. If a concurrent writer stored
   one of the "new" keys after the probe, the COPY fails with a unique violation, the savepoint is rolled
-  back and that chunk is staged instead. At the end one `UPDATE … FROM staging` applies the staged rows
-  (its row count is the updated count); staged rows it did not reach are upserted with
-  `INSERT … SELECT … ON CONFLICT`, counted with `xmax = 0`.
+  back and that chunk is staged instead. At the end ONE statement applies the staged rows: an
+  `UPDATE … FROM staging` (its rows are updates) and, for the staged rows it did not reach, an
+  `INSERT … SELECT … ON CONFLICT` (counted with `xmax = 0`).
 - SQLite: every batch is inserted into a TEMP table, the rows whose key already exists are counted (those
   will be updates), then upserted with `INSERT … SELECT … ON CONFLICT`; the staging table is emptied for
   the next batch.
