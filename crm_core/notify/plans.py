@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from email.utils import formataddr
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ class _Recipient:
 
 
 def format_address(email: str, display_name: str | None) -> str:
-    return f"{display_name} <{email}>" if display_name else email
+    # formataddr quotes names with specials: "Doe, John" must not be split into two recipients.
+    return formataddr((display_name, email)) if display_name else email
 
 
 def _unique(addresses: list[str], exclude: set[str] | None = None) -> list[str]:

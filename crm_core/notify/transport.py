@@ -6,6 +6,7 @@ import contextlib
 import re
 import smtplib
 from dataclasses import dataclass
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 
 from emails.backend.smtp.backend import SMTPBackend
@@ -41,7 +42,9 @@ def build_message(plan: EmailPlan, sender: str) -> Message:
         mail_to=list[str | tuple[str | None, str]](plan.to),
         cc=list[str | tuple[str | None, str]](plan.cc),
         bcc=list[str | tuple[str | None, str]](plan.bcc),
-        message_id=True,
+        # A unique id per email: `message_id=True` makes `emails` write the literal "True", and mail
+        # systems drop later messages whose id they have already seen.
+        message_id=make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "localhost"),
     )
     for path in plan.attachments:
         message.attach(data=path.read_bytes(), filename=path.name, content_type="application/pdf")
@@ -85,8 +88,7 @@ def send_smtp(plan: EmailPlan, settings: Settings) -> Delivery:
         code = getattr(response, "status_code", None)
         transient = error is None or _is_transient(error) or (code is not None and 400 <= code < 500)
         raise DeliveryError(f"SMTP refused the message (status {code}): {error}", transient=transient)
-    message_id = message.message_id if isinstance(message.message_id, str) else None
-    return Delivery("sent", message_id, f"{settings.smtp_host}:{settings.smtp_port}")
+    return Delivery("sent", str(message.message_id), f"{settings.smtp_host}:{settings.smtp_port}")
 
 
 def write_outbox(plan: EmailPlan, settings: Settings, run_id: str) -> Delivery:
@@ -96,4 +98,4 @@ def write_outbox(plan: EmailPlan, settings: Settings, run_id: str) -> Delivery:
     path: Path = settings.outbox_path / f"{safe}.eml"
     message = build_message(plan, settings.smtp_from)
     path.write_bytes(message.as_string().encode("utf-8"))
-    return Delivery("outbox", None, str(path))
+    return Delivery("outbox", str(message.message_id), str(path))

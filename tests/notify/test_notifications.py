@@ -113,6 +113,31 @@ async def test_sends_one_email_per_store_and_a_run_summary(seeded, smtp_server) 
     assert not list(summary.iter_attachments())
 
 
+async def test_every_email_has_its_own_message_id_and_quoted_display_names(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    async with session_factory(engine)() as session, session.begin():
+        await add_recipient(
+            session,
+            "run_summary",
+            "john@example.com",
+            pipeline_code="dashboard_daily",
+            display_name="Doe, John",
+        )
+    port, handler = smtp_server
+    outcome = await send_notifications_for_run(
+        engine, smtp_settings(settings, port), "dashboard_daily", RUN, logger()
+    )
+    assert outcome.delivered == 3
+    ids = [m["message"]["Message-ID"] for m in handler.messages]
+    assert len(set(ids)) == 3 and all(i.startswith("<") and i.endswith(">") for i in ids)
+    summary = next(m for m in handler.messages if "Pipeline Run" in m["message"]["Subject"])
+    assert "john@example.com" in summary["rcpt_tos"] and "Doe" not in summary["rcpt_tos"]
+    assert '"Doe, John" <john@example.com>' in summary["message"]["To"]
+    async with session_factory(engine)() as session:
+        logged = set((await session.execute(select(EmailSend.message_id))).scalars())
+    assert logged == set(ids)
+
+
 async def test_rerun_never_sends_twice_unless_forced(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
     engine, settings = seeded
     port, handler = smtp_server
