@@ -25,7 +25,7 @@ def empty_db_env(tmp_path: Path, db_url: str) -> dict[str, str]:
 def test_fresh_database_check_fails_until_stores_and_recipients_exist(empty_db_env: dict[str, str]) -> None:
     code, output = crm(empty_db_env, "db", "upgrade")
     assert code == 0, output
-    assert "0002_seed_notifications" in output
+    assert "0003_email_run_status" in output
 
     code, output = crm(empty_db_env, "db", "check")
     assert code == 1

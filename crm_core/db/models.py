@@ -289,6 +289,8 @@ class EmailSend(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     error_message: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(Text)
+    # The run status a run-level email reported: a rerun of the date resends it only when that changed.
+    run_status: Mapped[str | None] = mapped_column(String(16))
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=NOW)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=NOW)

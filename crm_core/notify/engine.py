@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_core.db.engine import session_factory
@@ -86,6 +86,7 @@ async def send_notifications_for_run(
     sessions = session_factory(engine)
     async with sessions() as session:
         plan_result: PlanResult = await build_plans(session, pipeline_code, run_id)
+        run_status = await _run_status(session, run_id)
         done = await delivered_before(session, pipeline_code, run_id)
     outcome.findings = plan_result.findings
     for finding in plan_result.findings:
@@ -115,6 +116,7 @@ async def send_notifications_for_run(
             "subject": plan.subject,
             "recipients": {"to": plan.to, "cc": plan.cc, "bcc": plan.bcc},
             "attachments": [p.name for p in plan.attachments],
+            "run_status": run_status if not plan.store_key else None,
             "updated_at": datetime.now(UTC),
         }
         try:
@@ -150,13 +152,21 @@ async def send_notifications_for_run(
     return outcome
 
 
+async def _run_status(session: AsyncSession, run_id: str) -> str | None:
+    return (
+        await session.execute(
+            select(PipelineRunSummary.overall_status).where(PipelineRunSummary.run_id == run_id)
+        )
+    ).scalar_one_or_none()
+
+
 async def delivered_before(session: AsyncSession, pipeline_code: str, run_id: str) -> set[tuple[str, str]]:
     """(profile, store) pairs whose email must not go out again for this run.
 
     A rerun of the same report date is a new run, but its recipients already have that date's store
-    reports: those count as delivered. A run-level email (the run summary) counts as delivered only when
-    it went out for this run, or for an earlier run of the date that ended in the same status — so a
-    rerun that fixed an error run still tells the operator it is fixed."""
+    reports: those count as delivered. A run-level email (the run summary) counts as delivered when it
+    went out for this run, or when the latest one delivered for the date reported the status this run
+    has now — so a rerun that fixed (or broke) the date always tells the operator."""
     this = (
         await session.execute(
             select(PipelineRunSummary.report_date, PipelineRunSummary.overall_status).where(
@@ -164,31 +174,30 @@ async def delivered_before(session: AsyncSession, pipeline_code: str, run_id: st
             )
         )
     ).first()
-    same_run = EmailSend.run_id == run_id
+    delivered = EmailSend.pipeline_code == pipeline_code, EmailSend.status.in_(DELIVERED)
     if this is None or this.report_date is None:
-        scope = same_run
-    else:
-        earlier = (
-            select(PipelineRunSummary.run_id, PipelineRunSummary.overall_status)
-            .where(
-                PipelineRunSummary.pipeline_name == pipeline_code,
-                PipelineRunSummary.report_date == this.report_date,
-            )
-            .subquery()
+        rows = await session.execute(
+            select(EmailSend.profile_code, EmailSend.store_code).where(*delivered, EmailSend.run_id == run_id)
         )
-        scope = or_(
-            same_run,
-            and_(EmailSend.store_code != "", EmailSend.run_id.in_(select(earlier.c.run_id))),
-            EmailSend.run_id.in_(
-                select(earlier.c.run_id).where(earlier.c.overall_status == this.overall_status)
-            ),
-        )
-    rows = await session.execute(
-        select(EmailSend.profile_code, EmailSend.store_code).where(
-            EmailSend.pipeline_code == pipeline_code, EmailSend.status.in_(DELIVERED), scope
-        )
+        return {(profile, store) for profile, store in rows.all()}
+    same_date = select(PipelineRunSummary.run_id).where(
+        PipelineRunSummary.pipeline_name == pipeline_code,
+        PipelineRunSummary.report_date == this.report_date,
     )
-    return {(profile, store) for profile, store in rows.all()}
+    rows = await session.execute(
+        select(EmailSend.profile_code, EmailSend.store_code, EmailSend.run_id, EmailSend.run_status)
+        .where(*delivered, or_(EmailSend.run_id == run_id, EmailSend.run_id.in_(same_date)))
+        .order_by(EmailSend.sent_at, EmailSend.id)
+    )
+    done: set[tuple[str, str]] = set()
+    latest_status: dict[str, str | None] = {}  # run-level profile → status of its latest delivered email
+    for profile, store, sent_run, status in rows.all():
+        if store or sent_run == run_id:
+            done.add((profile, store))
+        else:
+            latest_status[profile] = status
+    done |= {(profile, "") for profile, status in latest_status.items() if status == this.overall_status}
+    return done
 
 
 async def record_send(engine: AsyncEngine, values: dict[str, Any]) -> None:

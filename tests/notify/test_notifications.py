@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import make_engine, session_factory
-from crm_core.db.models import Document, EmailSend, EmailTemplate, NotificationProfile
+from crm_core.db.models import Document, EmailSend, EmailTemplate, NotificationProfile, PipelineRunSummary
 from crm_core.db.stores import add_recipient, add_store
 from crm_core.json_logger import EventLogger
 from crm_core.notify.engine import diagnose, send_notifications_for_run
@@ -289,3 +289,19 @@ async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, s
     changed = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-3", logger())
     assert (changed.delivered, changed.already_sent) == (1, 2)
     assert handler.messages[-1]["message"]["Subject"].endswith("| WARNING")
+    # Back to OK: the latest summary said WARNING, so the OK one goes out again.
+    await rerun("run-notify-4", {"download": {"ok": 3, "warning": 0, "error": 0}})
+    back = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-4", logger())
+    assert (back.delivered, back.already_sent) == (1, 2)
+    assert handler.messages[-1]["message"]["Subject"].endswith("| OK")
+    # What counts is the status the email reported, not the summary as stored later (the flow rewrites
+    # it after sending): run 4's summary now says WARNING, yet a run ending OK sends nothing new.
+    async with session_factory(engine)() as session, session.begin():
+        await session.execute(
+            update(PipelineRunSummary)
+            .where(PipelineRunSummary.run_id == "run-notify-4")
+            .values(overall_status="warning")
+        )
+    await rerun("run-notify-5", {"download": {"ok": 3, "warning": 0, "error": 0}})
+    same_again = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-5", logger())
+    assert (same_again.delivered, same_again.already_sent) == (0, 3)
