@@ -230,9 +230,12 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
             text, err_text = render_or_raw(template.body_template, context, name=f"{profile_code} body")
             html = None
             if template.html_template:
-                html, _ = render_or_raw(
+                html, err_html = render_or_raw(
                     template.html_template, context, html=True, name=f"{profile_code} html"
                 )
+                if err_html:  # raw template markup would render as garbage: the text part carries it
+                    html = None
+                    result.findings.append(f"template {err_html} (HTML part left out)")
             for problem in (err, err_text):
                 if problem:
                     result.findings.append(f"template {problem} (raw text sent)")

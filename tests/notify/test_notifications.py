@@ -225,14 +225,19 @@ async def test_templates_are_sandboxed(seeded) -> None:  # type: ignore[no-untyp
         await session.execute(
             update(EmailTemplate)
             .where(EmailTemplate.profile_id == profile_id)
-            .values(subject_template="{{ run_id.__class__.__init__.__globals__ }}\nBcc: evil@example.com")
+            .values(
+                subject_template="{{ run_id.__class__.__init__.__globals__ }}\nBcc: evil@example.com",
+                html_template="<p>{{ broken(</p>",
+            )
         )
     outcome = await send_notifications_for_run(engine, settings, "dashboard_daily", RUN, logger())
     assert outcome.delivered == 3
     assert any("raw text sent" in f for f in outcome.findings)
+    assert any("HTML part left out" in f for f in outcome.findings)
     text = (settings.outbox_path / "run-notify-1_run_summary_run.eml").read_text()
     assert "evil@example.com" not in text.split("\n\n", 1)[0].split("Subject:")[0]
     assert "\nBcc:" not in text
+    assert "{{ broken(" not in text and "text/html" not in text
 
 
 async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
