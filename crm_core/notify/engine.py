@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_core.db.engine import session_factory
@@ -82,6 +84,42 @@ async def send_notifications_for_run(
     backoff_s: float = 2.0,
 ) -> NotifyOutcome:
     """Send every planned email of a run that was not delivered before (all of them with `force`)."""
+    async with _senders_take_turns(engine, pipeline_code):
+        return await _send(engine, settings, pipeline_code, run_id, logger, force, attempts, backoff_s)
+
+
+_local_turns: dict[str, asyncio.Lock] = {}
+
+
+@contextlib.asynccontextmanager
+async def _senders_take_turns(engine: AsyncEngine, pipeline_code: str) -> AsyncIterator[None]:
+    """Two senders at once (the flow and `crm notifications send`, or two runs of a date) would both
+    read the send log before either wrote it, and deliver everything twice. On PostgreSQL they take
+    turns on a session advisory lock (across processes); SQLite, the embedded single-process mode, on
+    an in-process lock."""
+    if engine.dialect.name != "postgresql":
+        async with _local_turns.setdefault(pipeline_code, asyncio.Lock()):
+            yield
+        return
+    key = func.hashtext(f"crm-notify:{pipeline_code}")
+    async with engine.connect() as conn:
+        await conn.execute(select(func.pg_advisory_lock(key)))
+        try:
+            yield
+        finally:
+            await conn.execute(select(func.pg_advisory_unlock(key)))
+
+
+async def _send(
+    engine: AsyncEngine,
+    settings: Settings,
+    pipeline_code: str,
+    run_id: str,
+    logger: EventLogger,
+    force: bool,
+    attempts: int,
+    backoff_s: float,
+) -> NotifyOutcome:
     outcome = NotifyOutcome(transport="smtp" if settings.smtp_host else "outbox")
     sessions = session_factory(engine)
     async with sessions() as session:
@@ -148,8 +186,27 @@ async def send_notifications_for_run(
                 attachments=len(plan.attachments),
                 recipients=len(plan.to) + len(plan.cc) + len(plan.bcc),
             )
-        await record_send(engine, record)
+        try:
+            await _record_with_one_retry(engine, record)
+        except Exception as exc:  # the email is out; the other emails must still go
+            outcome.messages.append(f"{plan.label}: not recorded in the send log")
+            logger.event(
+                PHASE,
+                "error",
+                f"email {plan.label}: {record['status']} but not recorded in the send log "
+                "(a later send may repeat it)",
+                store_code=plan.store_code,
+                exc=exc,
+            )
     return outcome
+
+
+async def _record_with_one_retry(engine: AsyncEngine, record: dict[str, Any], delay_s: float = 1.0) -> None:
+    try:
+        await record_send(engine, record)
+    except Exception:
+        await asyncio.sleep(delay_s)  # a database blip: the row matters, it prevents a double send
+        await record_send(engine, record)
 
 
 async def _run_status(session: AsyncSession, run_id: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -310,3 +311,59 @@ async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, s
     await rerun("run-notify-5", {"download": {"ok": 3, "warning": 0, "error": 0}})
     same_again = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-5", logger())
     assert (same_again.delivered, same_again.already_sent) == (0, 3)
+
+
+async def test_two_senders_at_once_deliver_every_email_once(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    engine, settings = seeded
+    port, handler = smtp_server
+    smtp = smtp_settings(settings, port)
+    other = make_engine(settings.db_url)  # a second pool: as a second process would have
+    try:
+        first, second = await asyncio.gather(
+            send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger()),
+            send_notifications_for_run(other, smtp, "dashboard_daily", RUN, logger()),
+        )
+    finally:
+        await other.dispose()
+    assert len(handler.messages) == 3
+    assert (first.delivered + second.delivered, first.already_sent + second.already_sent) == (3, 3)
+
+
+async def test_a_send_log_write_that_fails_twice_does_not_stop_the_other_emails(
+    seeded, smtp_server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from crm_core.notify import engine as notify_engine
+
+    engine, settings = seeded
+    port, handler = smtp_server
+    record_send = notify_engine.record_send
+    calls: list[str] = []
+
+    async def failing_for_a668(eng: AsyncEngine, values: dict[str, object]) -> None:
+        calls.append(str(values["store_code"]))
+        if values["store_code"] == "A668":
+            raise OSError("database went away")
+        await record_send(eng, values)
+
+    monkeypatch.setattr(notify_engine, "record_send", failing_for_a668)
+    monkeypatch.setattr(
+        notify_engine, "_record_with_one_retry", _no_wait(notify_engine._record_with_one_retry)
+    )
+    log = logger()
+    outcome = await send_notifications_for_run(
+        engine, smtp_settings(settings, port), "dashboard_daily", RUN, log
+    )
+    assert len(handler.messages) == 3 and outcome.delivered == 3
+    assert calls.count("A668") == 2  # retried once
+    assert any("A668" in m and "not recorded" in m for m in outcome.messages)
+    assert any(e["status"] == "error" and "not recorded in the send log" in e["message"] for e in log.events)
+    async with session_factory(engine)() as session:
+        logged = set((await session.execute(select(EmailSend.store_code))).scalars())
+    assert logged == {"", "A817"}
+
+
+def _no_wait(retrying):  # type: ignore[no-untyped-def]
+    async def quick(engine: AsyncEngine, record: dict[str, object]) -> None:
+        await retrying(engine, record, delay_s=0)
+
+    return quick
