@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -151,3 +152,46 @@ async def save_run_summary(session: AsyncSession, summary: RunSummary, text: str
 async def load_run_summary(session: AsyncSession, run_id: str) -> PipelineRunSummary | None:
     result = await session.execute(select(PipelineRunSummary).where(PipelineRunSummary.run_id == run_id))
     return result.scalar_one_or_none()
+
+
+async def record_email_catch_up(
+    session: AsyncSession, run_id: str, email: dict[str, Any], *, all_delivered: bool, findings: int
+) -> str | None:
+    """After `crm notifications send`, the stored daily summary shows the email outcome as it is now
+    (A8): with every planned email delivered, the email failures no longer count against the run.
+    Returns the run's status as stored, None when the run has no summary."""
+    row = await load_run_summary(session, run_id)
+    if row is None:
+        return None
+    phases = {phase: dict(counts) for phase, counts in (row.phases_json or {}).items()}
+    issues = _issues_of(row.summary_text or "")
+    if all_delivered:
+        phases["report_email"] = {**phases.get("report_email", {}), "warning": findings, "error": 0}
+        issues = [issue for issue in issues if not _EMAIL_FAILURE.match(issue)]
+    summary = RunSummary(
+        row.pipeline_name,
+        row.run_id,
+        row.run_env or "",
+        row.started_at,
+        row.finished_at or row.started_at,
+        row.report_date,
+        phases,
+        {**(row.metrics_json or {}), "email": email},
+        issues,
+        period_start=row.period_start,
+    )
+    # Only the daily layout is rebuilt from its parts; a period summary keeps its text.
+    text = summary.daily_text() if row.period_start is None else (row.summary_text or "")
+    await save_run_summary(session, summary, text)
+    return summary.status
+
+
+_EMAIL_FAILURE = re.compile(r"^email .* failed")
+
+
+def _issues_of(text: str) -> list[str]:
+    """The `Issues:` list of a daily summary text (B5.7), as written by `RunSummary.daily_text`."""
+    _, found, rest = text.partition("\nIssues:\n")
+    if not found:
+        return []
+    return [line[2:] for line in rest.splitlines() if line.startswith("- ") and line != "- None."]

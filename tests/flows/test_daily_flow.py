@@ -25,6 +25,7 @@ from crm_core.db.models import INGEST_TABLES, Document, EmailSend, PipelineRunSu
 from crm_core.demo import seed_demo
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
+from crm_core.runs import load_run_summary
 from flows.daily import daily_flow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.usefixtures("prefect_harness")]
@@ -235,6 +236,15 @@ async def test_smtp_down_then_notifications_send_delivers_only_the_missing(
     outcome = crm("notifications", "send", "--run-id", result["run_id"])
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
     assert len(messages(smtp_server)) == 3
+    # The stored summary now tells the truth about the emails (A8): delivered, and no longer a warning.
+    assert "run summary updated: status ok" in outcome.stdout
+    async with session_factory(db)() as session:
+        stored = await load_run_summary(session, result["run_id"])
+        assert stored is not None and stored.overall_status == "ok"
+        assert stored.metrics_json["email"]["status"] == "sent"
+        assert stored.metrics_json["email"]["message"] == "3 of 3 emails delivered"
+        assert "Status: ok" in stored.summary_text and "- report_email: OK (sent)" in stored.summary_text
+        assert "failed" not in stored.summary_text.split("Issues:")[1]
     again = crm("notifications", "send", "--run-id", result["run_id"])
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(messages(smtp_server)) == 3
