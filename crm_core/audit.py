@@ -21,6 +21,9 @@ from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.merge import MergeResult, merge_bucket
 
 Verdict = Literal["ok", "warn", "error"]
+# A bucket that could not be merged or ingested keeps its `error` verdict, but in the event log (and so
+# in the run's status) it is a warning: the other buckets and stores went through (issue 5, B12.14).
+BUCKET_FAILURE: Literal["warn"] = "warn"
 DRY_RUN_REASON = "dry run: nothing ingested"
 
 
@@ -110,7 +113,7 @@ def audit_and_cleanup(
     if logger is not None:
         logger.event(
             "audit",
-            verdict,
+            BUCKET_FAILURE if verdict == "error" else verdict,
             f"audit {verdict}: {reason}",
             bucket=merge.bucket,
             merged_file=merge.merged_path.name if merge.merged_path else None,
@@ -172,7 +175,7 @@ async def process_bucket(
         merge = merge_bucket(spec, files, work_dir, report_date, logger)
     except Exception as exc:
         message = f"merge failed: {describe_exception(exc)}"
-        logger.event("merge", "error", message, bucket=spec.bucket, exc=exc)
+        logger.event("merge", BUCKET_FAILURE, message, bucket=spec.bucket, exc=exc)
         kept = _existing(files.values())
         return BucketOutcome(spec.bucket, None, None, "error", message, files_kept=kept)
 
@@ -181,7 +184,7 @@ async def process_bucket(
     if merge.merged_path is not None:
         if engine is None and not dry_run:
             error = "no database configured: bucket not ingested"
-            logger.event("ingest", "error", error, bucket=spec.bucket)
+            logger.event("ingest", BUCKET_FAILURE, error, bucket=spec.bucket)
         else:
             try:
                 ingest = await ingest_merged(
@@ -196,8 +199,12 @@ async def process_bucket(
                 )
             except IngestError as exc:
                 error = str(exc)
-                logger.event("ingest", "error", error, bucket=spec.bucket, merged_file=merge.merged_path.name)
+                logger.event(
+                    "ingest", BUCKET_FAILURE, error, bucket=spec.bucket, merged_file=merge.merged_path.name
+                )
             except Exception as exc:
                 error = f"{spec.bucket}: ingest failed: {describe_exception(exc)}"
-                logger.event("ingest", "error", error, bucket=spec.bucket, merged_file=merge.merged_path.name)
+                logger.event(
+                    "ingest", BUCKET_FAILURE, error, bucket=spec.bucket, merged_file=merge.merged_path.name
+                )
     return audit_and_cleanup(merge, ingest, dry_run=dry_run, logger=logger, error=error)

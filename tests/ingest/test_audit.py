@@ -14,6 +14,7 @@ from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, ExportSpec
 from crm_core.ingest import IngestResult
 from crm_core.json_logger import EventLogger
 from crm_core.merge import MergeResult
+from crm_core.runs import overall_status
 
 DAY = date(2025, 11, 19)
 VENDOR_HEADER = (
@@ -133,7 +134,9 @@ async def test_database_failure_is_an_error_verdict_with_files_kept(
     assert outcome.verdict == "error" and outcome.reason.startswith("missed_leads: database error")
     assert listing(work) == ["A668-missed-leads.csv", "merged_missed_leads_20251119.csv"]
     assert outcome.ingest is None and outcome.counts()["merged_rows"] == 1
-    assert any(e["phase"] == "ingest" and e["status"] == "error" for e in log.events)
+    assert any(e["phase"] == "ingest" and e["status"] == "warn" for e in log.events)
+    # One failed bucket makes the run a warning, not an error: the other buckets went through.
+    assert overall_status(log.phase_counts()) == "warning"
     assert "9700000001" not in json.dumps(log.events)
 
 
