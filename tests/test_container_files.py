@@ -60,3 +60,15 @@ def test_compose_stack_is_complete_and_keeps_secrets_out() -> None:
     for match in re.finditer(r"PASSWORD: (.+)", text):
         assert match.group(1).startswith("${"), match.group(0)
     assert "postgresql+asyncpg://crm:${POSTGRES_PASSWORD" in text
+    # The operator's .env (from .env.example: CRM_RUN_ENV=dev) must not turn the stack into dev.
+    assert worker["environment"]["CRM_RUN_ENV"] == "prod" and "$" not in worker["environment"]["CRM_RUN_ENV"]
+    # Chromium in the worker: an init process reaps it, and /dev/shm is larger than Docker's 64 MB.
+    assert worker["init"] is True and worker["shm_size"] == "1gb"
+
+
+def test_build_context_leaves_out_secrets_and_the_virtualenv() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".env", ".venv", ".git", "var"} <= ignored
+    # Nothing the Dockerfile copies is ignored.
+    copied = {source for op, arg in dockerfile_instructions() if op == "COPY" for source in arg.split()[:-1]}
+    assert not copied & ignored
