@@ -67,6 +67,9 @@ class SnapshotMetric:
     label: str
     previous: Number | None
     current: Number | None
+    # A month-to-date counter (A6, B3.2) whose previous value is from an earlier month: it restarted,
+    # so T minus T-1 says nothing about the day.
+    counter_restarted: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,14 +129,27 @@ class DailyReportContext:
         repeat_now = self.metric("repeat_orders")
         if repeat_now is None:
             repeat_now = self.repeat_customers_count
+        restarted = self.previous_date is not None and (
+            self.previous_date.year,
+            self.previous_date.month,
+        ) != (
+            self.report_date.year,
+            self.report_date.month,
+        )
+
+        def counter(label: str, previous: Number | None, current: Number | None) -> SnapshotMetric:
+            return SnapshotMetric(label, previous, current, counter_restarted=restarted)
+
         return [
             SnapshotMetric("Leads captured", self.leads_previous, self.leads_today),
-            SnapshotMetric("Pickups", prev.get("pickup_total_count"), self.metric("pickup_total_count")),
-            SnapshotMetric(
-                "Deliveries", prev.get("delivery_total_delivered"), self.metric("delivery_total_delivered")
+            counter("Pickups (MTD)", prev.get("pickup_total_count"), self.metric("pickup_total_count")),
+            counter(
+                "Deliveries (MTD)",
+                prev.get("delivery_total_delivered"),
+                self.metric("delivery_total_delivered"),
             ),
-            SnapshotMetric("New customers", prev.get("pickup_new_count"), self.metric("pickup_new_count")),
-            SnapshotMetric("Repeat customers", prev.get("repeat_orders"), repeat_now),
+            counter("New customers (MTD)", prev.get("pickup_new_count"), self.metric("pickup_new_count")),
+            counter("Repeat customers (MTD)", prev.get("repeat_orders"), repeat_now),
         ]
 
 
@@ -323,6 +339,7 @@ async def load_daily_context(
         undelivered_snapshot_count=int(snapshot_count),
         undelivered_orders=tuple(build_undelivered([dict(r) for r in pending], report_date)),
         missed_leads=tuple(build_missed_leads([dict(r) for r in open_leads])),
+        # No repeat_customers rows at all is missing data (the export may not have been ingested), not 0.
         repeat_customers_count=int(repeat_count) if repeat_count else None,
         timezone=timezone,
     )

@@ -317,7 +317,9 @@ class _DailyLayout:
             ]
         ]
         for metric in ctx.snapshot:
-            change = snapshot_change(metric.previous, metric.current)
+            change = snapshot_change(
+                metric.previous, metric.current, counter_restarted=metric.counter_restarted
+            )
             tone = colour(change.colour)
             rows.append(
                 [

@@ -247,6 +247,7 @@ def recommendations(results: Sequence[KpiResult]) -> Recommendations:
 NOTE_NO_CURRENT = "No data captured for this metric today."
 NOTE_NO_PREVIOUS = "No previous data available for comparison yet."
 NOTE_FLAT = "Flat versus the previous data point."
+NOTE_COUNTER_RESTARTED = "New month: the month-to-date count restarted, so no day-on-day change."
 FLAT_TOLERANCE = Decimal("0.01")
 
 
@@ -267,11 +268,15 @@ class SnapshotChange:
         return TONE_COLOURS[self.tone]
 
 
-def snapshot_change(previous: Number | None, current: Number | None) -> SnapshotChange:
+def snapshot_change(
+    previous: Number | None, current: Number | None, *, counter_restarted: bool = False
+) -> SnapshotChange:
     """B7.4 change note; every snapshot metric is "higher is better"."""
     prev, cur = to_decimal(previous), to_decimal(current)
     if cur is None:
         return SnapshotChange(prev, cur, None, NOTE_NO_CURRENT, "neutral")
+    if counter_restarted:
+        return SnapshotChange(prev, cur, None, NOTE_COUNTER_RESTARTED, "neutral")
     if prev is None:
         return SnapshotChange(prev, cur, None, NOTE_NO_PREVIOUS, "neutral")
     delta = cur - prev

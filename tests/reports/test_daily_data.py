@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_core.db.engine import session_factory
 from crm_core.db.models import INGEST_TABLES
 from crm_core.reports.daily_data import load_daily_context
+from crm_core.reports.kpis import snapshot_change
 
 T = date(2025, 11, 17)
 D = timedelta(days=1)
@@ -149,11 +151,23 @@ async def test_loader_reads_every_source(engine: AsyncEngine, seed: SimpleNamesp
     snapshot = {m.label: (m.previous, m.current) for m in ctx.snapshot}
     assert snapshot == {
         "Leads captured": (2, 3),
-        "Pickups": (90, 93),
-        "Deliveries": (80, 79),
-        "New customers": (55, 55),
-        "Repeat customers": (None, 4),  # repeat_orders missing today: count of repeat_customers rows
+        "Pickups (MTD)": (90, 93),
+        "Deliveries (MTD)": (80, 79),
+        "New customers (MTD)": (55, 55),
+        "Repeat customers (MTD)": (None, 4),  # repeat_orders missing today: count of repeat_customers rows
     }
+    assert not any(m.counter_restarted for m in ctx.snapshot)
+    # The previous dashboard is from last month: the month-to-date counters restarted since.
+    last_month = dataclasses.replace(ctx, previous_date=T.replace(day=1) - D)
+    assert {m.label: m.counter_restarted for m in last_month.snapshot} == {
+        "Leads captured": False,
+        "Pickups (MTD)": True,
+        "Deliveries (MTD)": True,
+        "New customers (MTD)": True,
+        "Repeat customers (MTD)": True,
+    }
+    pickups = snapshot_change(412, 9, counter_restarted=True)
+    assert (pickups.delta, pickups.tone) == (None, "neutral") and "restarted" in pickups.note
 
 
 async def test_loader_without_data(engine: AsyncEngine, seed: SimpleNamespace) -> None:

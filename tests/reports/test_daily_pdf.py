@@ -212,7 +212,7 @@ def test_repeat_customers_fall_back_to_the_repeat_table_count(
     )
     assert context.snapshot[-1].current == 27
     whole = "\n".join(page_texts(render_daily_pdf(context, tmp_path / "r.pdf")))
-    assert re.search(r"Repeat customers\s+N/A\s+27", whole)
+    assert re.search(r"Repeat customers \(MTD\)\s+N/A\s+27", whole)
 
 
 def test_long_store_names_wrap_and_only_very_long_ones_are_cut(
