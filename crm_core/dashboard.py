@@ -9,9 +9,24 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 MetricKind = Literal["money", "pct", "count"]
+# Stored precision per kind (NUMERIC(precision, scale); counts are 32-bit INTEGER): the columns of
+# `store_dashboard_summary` use it, and the scraper refuses values that would not fit.
+NUMERIC_DIGITS: dict[MetricKind, tuple[int, int]] = {"money": (14, 2), "pct": (6, 2)}
+COUNT_MAX = 2**31 - 1
+
+
+def fits_column(kind: MetricKind, value: Decimal | int) -> bool:
+    magnitude = Decimal(value).copy_abs()
+    if kind == "count":
+        return bool(magnitude <= COUNT_MAX)
+    precision, scale = NUMERIC_DIGITS[kind]
+    return bool(magnitude < 10 ** (precision - scale))
+
+
 Section = Literal["Revenue", "Pickup", "Delivery", "Repeat Customers", "Package"]
 
 SECTIONS: tuple[Section, ...] = ("Revenue", "Pickup", "Delivery", "Repeat Customers", "Package")

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
-from crm_core.dashboard import METRICS
+from crm_core.dashboard import METRICS, NUMERIC_DIGITS
 from crm_core.exports import EXPORTS, ColumnKind, ExportSpec
 
 NAMING_CONVENTION = {
@@ -117,8 +117,8 @@ class StoreMaster(Base):
 
 
 _METRIC_TYPES: dict[str, TypeEngine[Any]] = {
-    "money": Numeric(14, 2),
-    "pct": Numeric(6, 2),
+    "money": Numeric(*NUMERIC_DIGITS["money"]),
+    "pct": Numeric(*NUMERIC_DIGITS["pct"]),
     "count": Integer(),
 }
 

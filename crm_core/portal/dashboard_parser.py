@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from crm_core.dashboard import METRICS, SECTIONS, MetricKind, Section, metric_for_header, metrics_of
+from crm_core.dashboard import (
+    METRICS,
+    SECTIONS,
+    MetricKind,
+    Section,
+    fits_column,
+    metric_for_header,
+    metrics_of,
+)
 from crm_core.portal.htmltree import Node, collapse, parse_html
 
 MetricValue = Decimal | int | None
@@ -224,9 +232,15 @@ def _read_section(table: Node, section: Section, figures: DashboardFigures) -> N
             continue
         seen.add(metric)
         try:
-            figures.metrics[metric] = parse_number(cell, kinds[metric])
+            value = parse_number(cell, kinds[metric])
         except NumberError as exc:
             figures.warnings.append(f"dashboard metric {metric} unparseable: {exc}")
+            continue
+        if value is not None and not fits_column(kinds[metric], value):
+            # e.g. a growth of 24,430% for a new store: stored as unknown rather than failing the row
+            figures.warnings.append(f"dashboard metric {metric} out of the stored range: {value}")
+            value = None
+        figures.metrics[metric] = value
     for expected in metrics_of(section):
         if expected.name not in seen:
             figures.warnings.append(f"dashboard metric missing: {expected.name}")

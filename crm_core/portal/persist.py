@@ -13,11 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_core.dashboard import METRIC_NAMES
 from crm_core.db.engine import session_factory
 from crm_core.db.models import StoreMaster, store_dashboard_summary
+from crm_core.json_logger import describe_exception
 from crm_core.portal.dashboard_parser import DashboardFigures
 
 
@@ -84,4 +86,9 @@ async def store_dashboard_figures(
                 await upsert_summary(session, store.id, item, run_id)
         except ValueError as exc:
             problems[item.store_code] = str(exc)
+        except DBAPIError as exc:  # one store's row refused by the database must not lose the others
+            if exc.connection_invalidated:
+                raise  # the database is gone: the task's transient retry applies
+            reason = describe_exception(exc.orig or exc).splitlines()[0]
+            problems[item.store_code] = f"database refused the figures: {reason}"
     return problems

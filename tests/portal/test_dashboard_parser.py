@@ -161,3 +161,19 @@ def test_vertical_revenue_two_line_title_and_bad_values() -> None:
     assert figures.metrics["delivery_undel_over_10_days"] == 3
     assert "dashboard metric missing: delivery_tat_pct" in figures.warnings
     assert {"Pickup", "Repeat Customers", "Package"} <= set(figures.missing_sections)
+
+
+def test_values_that_do_not_fit_their_column_are_stored_as_unknown_with_a_warning() -> None:
+    from crm_core.dashboard import fits_column
+
+    page = render("A817")
+    growth = parse_dashboard(page, "A817").metrics["growth_pct"]
+    shown = f"{growth:.2f}%"
+    assert shown in page
+    figures = parse_dashboard(page.replace(shown, "24430.00%", 1), "A817")
+    assert figures.metrics["growth_pct"] is None
+    assert figures.warnings == ["dashboard metric growth_pct out of the stored range: 24430.00"]
+
+    assert fits_column("pct", Decimal("9999.99")) and not fits_column("pct", Decimal("24430"))
+    assert fits_column("money", Decimal("999999999999.99")) and not fits_column("money", Decimal("1e12"))
+    assert fits_column("count", 2**31 - 1) and not fits_column("count", 2**31)

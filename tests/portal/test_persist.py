@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.db.engine import session_factory
+from crm_core.db.engine import make_engine, session_factory
 from crm_core.db.models import StoreMaster, store_dashboard_summary
 from crm_core.portal.dashboard_parser import DashboardFigures
 from crm_core.portal.persist import store_dashboard_figures
@@ -52,3 +53,20 @@ async def test_identity_fills_only_empty_fields_and_inserts_new_stores(engine: A
     assert stores["A817"].gstin == "07ABCDE1234F1Z5" and stores["A817"].launch_date == date(2021, 3, 5)
     assert stores["A817"].etl_flag is True
     assert stores["A526"].store_name == "UTTAM NAGAR DELHI" and stores["A526"].is_active
+
+
+@pytest.mark.postgres
+async def test_one_store_refused_by_the_database_does_not_lose_the_others(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        # The parser never lets such a value through; a refused row must still stay that store's problem.
+        problems = await store_dashboard_figures(
+            engine,
+            [figures("A668", growth_pct=Decimal("24430")), figures("A817", mtd_revenue=Decimal("5.00"))],
+        )
+        assert list(problems) == ["A668"] and "database refused the figures" in problems["A668"]
+        async with engine.connect() as conn:
+            stored = (await conn.execute(select(store_dashboard_summary.c.mtd_revenue))).scalars().all()
+        assert stored == [Decimal("5.00")]
+    finally:
+        await engine.dispose()
