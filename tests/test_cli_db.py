@@ -102,3 +102,20 @@ def test_pending_migrations_are_reported(tmp_path: Path) -> None:
     env = {"CRM_HOME": str(tmp_path)}
     code, output = crm(env, "db", "check")
     assert code == 1 and "pending migrations" in output
+
+
+def test_every_command_has_a_working_help() -> None:
+    """Help texts are rendered by rich: a stray `[...]` in one of them crashes `--help`."""
+    import typer.main
+
+    def paths(group: object, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = [prefix]
+        for name, command in getattr(group, "commands", {}).items():
+            found += paths(command, (*prefix, name))
+        return found
+
+    commands = paths(typer.main.get_command(app), ())
+    assert len(commands) > 20
+    for path in commands:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, (path, result.output)

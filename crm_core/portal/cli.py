@@ -131,7 +131,8 @@ def serve(
     fault: Annotated[
         list[str] | None,
         typer.Option(
-            "--fault", help="NAME[@STORE][/ENDPOINT][=VALUE][#TIMES], repeatable; --fault list shows all"
+            "--fault",
+            help="NAME with optional @STORE /ENDPOINT =VALUE #TIMES, e.g. status@A668/missed_leads=429#2; repeatable; --fault list shows all",
         ),
     ] = None,
 ) -> None:

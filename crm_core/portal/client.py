@@ -305,18 +305,29 @@ class PortalSession:
         raise last
 
     async def start(self) -> Page:
-        """Probe the saved session, log in if needed, hop to the TMS; returns the TMS page."""
+        """Probe the saved session, log in if needed, hop to the TMS; returns the TMS page.
+
+        A browser error or an overloaded portal here is an outage (`PortalUnavailable`, retried by the
+        task), not a login failure: only `login` decides that the credentials are wrong."""
         page = await self.context.new_page()
         try:
-            await self.goto(page, self.config.home_url)
+            return await self._start(page)
         except PlaywrightError as exc:
-            raise PortalUnavailable(f"portal home unreachable: {describe_exception(exc)}") from None
+            raise PortalUnavailable(f"portal start-up failed: {describe_exception(exc)}") from None
+
+    async def _home(self, page: Page) -> None:
+        status = await self.goto(page, self.config.home_url)
+        if status is not None and (status >= 500 or status == 429):
+            raise PortalUnavailable(f"portal home answered HTTP {status}")
+
+    async def _start(self, page: Page) -> Page:
+        await self._home(page)
         if await self.page_shows_login(page):
             await self.login(page)
         else:
             self.logger.event(PHASE, "info", "saved portal session reused (no login)")
         # B2.2 step 6: home must not show the login form any more.
-        await self.goto(page, self.config.home_url)
+        await self._home(page)
         if await self.page_shows_login(page):
             if self.login_attempted:
                 await self.fail_login(page, "home_login_after_auth", "home still shows the login page")
@@ -426,7 +437,7 @@ class PortalSession:
         if tms is not page:
             await page.close()
         if await self.page_shows_login(tms):
-            raise LoginFailed("TMS refused the tracker hand-off (not logged in)")
+            await self.fail_login(tms, "tms_handoff", "TMS refused the tracker hand-off (not logged in)")
         self.logger.event(PHASE, "info", "TMS session established", new_tab=tms is not page)
         return tms
 

@@ -49,6 +49,8 @@ def check_csv(body: bytes, spec: ExportSpec) -> CheckedCsv:
     except csv.Error:
         raise InvalidExport("not recognisable as CSV (sniffer refused it)") from None
     records = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    if not records:
+        raise InvalidExport("no values: only separators and blank lines")
     header = [h.strip() for h in records[0]]
     present = {normalise_header(h) for h in header}
     missing = [

@@ -308,3 +308,15 @@ def test_cli_fetch_downloads_and_stores_figures(
     assert names == {"A668": "UTTAM NAGAR DELHI", "A817": "KIRTI NAGAR DELHI"} and summaries == 2
     bad = runner.invoke(app, ["portal", "fetch", "--date", "19-11-2025"])
     assert bad.exit_code == 2
+
+
+async def test_an_overloaded_portal_at_start_up_is_a_transient_outage(
+    sim: SandboxServer, tmp_path: Path
+) -> None:
+    """A 503 home page is neither "session reused" nor a login failure: the task retries it later."""
+    from crm_core.portal.client import PortalUnavailable
+    from tasks.common import is_transient
+
+    with pytest.raises(PortalUnavailable, match="HTTP 503") as info:
+        await run(sim, tmp_path, ["A668"], "status/home=503", nav_attempts=1)
+    assert is_transient(info.value)

@@ -114,6 +114,7 @@ def test_variant_formats_are_what_they_claim() -> None:
     ("raw", "reason"),
     [
         (b"   \r\n ", "blank body"),
+        (b",,,\n,,,\n", "only separators"),
         (b"<!DOCTYPE html><html><body>hello</body></html>", "HTML page instead of CSV"),
         (b"Store Code,Status\r\nA668,Yes\r\n", "missing required columns mobile_no"),
     ],
