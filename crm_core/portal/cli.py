@@ -132,7 +132,10 @@ def serve(
         list[str] | None,
         typer.Option(
             "--fault",
-            help="NAME with optional @STORE /ENDPOINT =VALUE #TIMES, e.g. status@A668/missed_leads=429#2; repeatable; --fault list shows all",
+            help=(
+                "NAME with optional @STORE /ENDPOINT =VALUE #TIMES, e.g. status@A668/missed_leads=429#2; "
+                "repeatable; --fault list shows all"
+            ),
         ),
     ] = None,
 ) -> None:

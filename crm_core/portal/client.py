@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -111,6 +113,8 @@ class PortalConfig:
     nav_attempts: int = 3
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
+    # A server's Retry-After is honoured up to this (ours alone never waits more than max_backoff_s).
+    max_retry_after_s: float = 300.0
     rate_limit_retries: int = 3
 
     @classmethod
@@ -517,22 +521,39 @@ class StoreWorker:
     async def scrape(self, store_code: str) -> DashboardFigures | None:
         """Dashboard figures (B3); any failure is a warning and downloads go on (B12.14)."""
         url = self.config.dashboard_url(store_code)
-        for attempt in (1, 2):
+        refreshed = rate_limited = 0
+        while True:
             generation = self.session.generation
             try:
                 status = await self.session.goto(self.page, url)
-                if status == 429:
-                    self._warn(store_code, "dashboard answered 429 (rate limited); not retried")
-                    return None
+                if status == 429:  # A4: back off and retry, as for the exports
+                    if rate_limited >= self.config.rate_limit_retries:
+                        self._warn(
+                            store_code,
+                            f"dashboard still rate limited (HTTP 429) after {rate_limited} retries",
+                        )
+                        return None
+                    delay = min(self.config.backoff_s * 2**rate_limited, self.config.max_backoff_s)
+                    rate_limited += 1
+                    self.logger.event(
+                        PHASE,
+                        "info",
+                        f"dashboard rate limited (HTTP 429); retrying in {delay:.1f} s",
+                        store_code=store_code,
+                        export="dashboard",
+                    )
+                    await asyncio.sleep(delay)
+                    continue
                 if status is not None and status >= 400 and status not in (401, 403):
                     self._warn(store_code, f"dashboard answered HTTP {status}")
                     return None
                 if status in (401, 403) or await self.session.page_shows_login(self.page):
-                    if attempt == 2:
+                    if refreshed:
                         self._warn(store_code, "dashboard still needs login after a session refresh")
                         return None
                     self._warn(store_code, "dashboard needs login; refreshing session")
                     await self.session.refresh(self.page, store_code, generation)
+                    refreshed += 1
                     continue
                 figures = parse_dashboard(await self.page.content(), store_code)
             except (PlaywrightError, RefreshFailed) as exc:
@@ -555,7 +576,6 @@ class StoreWorker:
                 export="dashboard",
             )
             return figures
-        return None
 
     def _warn(self, store_code: str, message: str, **extras: Any) -> None:
         self.logger.event(PHASE, "warn", message, store_code=store_code, export="dashboard", **extras)
@@ -591,9 +611,8 @@ class StoreWorker:
             if status == 429:
                 if rate_limited >= self.config.rate_limit_retries:
                     return skip(f"still rate limited (HTTP 429) after {rate_limited} retries")
-                delay = _retry_after(
-                    headers, self.config.backoff_s * 2**rate_limited, self.config.max_backoff_s
-                )
+                own = min(self.config.backoff_s * 2**rate_limited, self.config.max_backoff_s)
+                delay = _retry_after(headers, own, self.config.max_retry_after_s)
                 rate_limited += 1
                 self.logger.event(
                     PHASE,
@@ -679,10 +698,19 @@ class StoreWorker:
 
 
 def _retry_after(headers: dict[str, str], fallback: float, cap: float) -> float:
+    """Seconds to wait after a 429: the server's Retry-After (seconds or an HTTP date) when it is sane,
+    up to `cap`; otherwise our own `fallback`."""
+    value = headers.get("retry-after", "").strip()
     try:
-        return min(float(headers.get("retry-after", "")), cap)
+        seconds = float(value)
     except ValueError:
-        return min(fallback, cap)
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError, IndexError):
+            return fallback
+    if not math.isfinite(seconds) or seconds < 0:
+        return fallback
+    return min(seconds, cap)
 
 
 def _suggested_name(disposition: str) -> str | None:

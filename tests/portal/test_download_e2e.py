@@ -236,12 +236,13 @@ async def test_tracker_same_tab_and_dashboard_faults(sim: SandboxServer, tmp_pat
     result, logger = await run(
         sim,
         tmp_path,
-        ["A201", "A202", "A203", "A204"],
+        ["A201", "A202", "A203", "A204", "A205"],
         "same_tab",
         "missing_section@A201=Delivery",
         "bad_date@A202",
         "na_cells@A203",
         "status@A204/dashboard=429",
+        "status@A205/dashboard=429#1",
     )
     assert "info: TMS session established" in events(logger)
     assert next(e for e in logger.events if e["message"] == "TMS session established")["extras"] == {
@@ -257,7 +258,12 @@ async def test_tracker_same_tab_and_dashboard_faults(sim: SandboxServer, tmp_pat
     assert any("dashboard date unparseable" in e for e in events(logger, "A202"))
     assert result.figures["A203"].metrics["target_revenue"] is None
     assert "A204" not in result.figures and result.stores["A204"].status == "partial"
-    assert "warn: dashboard answered 429 (rate limited); not retried" in events(logger, "A204")
+    assert any(e.startswith("warn: dashboard still rate limited (HTTP 429)") for e in events(logger, "A204"))
+    # A4: a 429 is backed off and retried; once is enough for A205.
+    assert result.figures["A205"].metrics["mtd_revenue"] is not None
+    assert any(
+        e.startswith("info: dashboard rate limited (HTTP 429); retrying") for e in events(logger, "A205")
+    )
 
 
 async def test_slow_export_beyond_timeout_is_skipped(sim: SandboxServer, tmp_path: Path) -> None:
