@@ -330,7 +330,7 @@ class _DailyLayout:
                     Paragraph(escape(change.note), style("note", size=8.5, color=tone)),
                 ]
             )
-        table = data_table(rows, _widths(0.24, 0.09, 0.09, 0.09, 0.49))
+        table = data_table(rows, _widths(0.30, 0.09, 0.09, 0.09, 0.43))
         _, caption_h = caption.wrapOn(self.c, CONTENT_WIDTH, 100)
         self.section_title("Today's Operating Snapshot", caption_h + 4 + self._table_height(table))
         self.pc.draw_paragraph(caption, space_after=5)
