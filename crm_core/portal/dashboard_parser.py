@@ -25,10 +25,14 @@ from crm_core.portal.htmltree import Node, collapse, parse_html
 MetricValue = Decimal | int | None
 
 GSTIN_RE = re.compile(r"^[0-9A-Z]{15}$")
-_NULLS = frozenset({"", "-", "--", "n/a", "na", "nil"})
-# Optional lakh/crore abbreviations (B3.3 allows the parser to accept them).
-_UNITS = {"l": Decimal(100_000), "lakh": Decimal(100_000), "lac": Decimal(100_000), "cr": Decimal(10_000_000)}
-_NUMBER_RE = re.compile(r"^([+-]?\d+(?:\.\d+)?)(l|lakh|lac|cr)?$")
+_NULLS = frozenset({"", "-", "--", "—", "–", "n/a", "na", "n.a.", "n.a", "nil", "notavailable"})
+# Optional lakh/crore words and abbreviations (B3.3 allows the parser to accept them).
+_LAKH, _CRORE = Decimal(100_000), Decimal(10_000_000)
+_UNITS = {"l": _LAKH, "lakh": _LAKH, "lakhs": _LAKH, "lac": _LAKH, "lacs": _LAKH}
+_UNITS |= {"cr": _CRORE, "crore": _CRORE, "crores": _CRORE}
+_NUMBER_RE = re.compile(r"^([+-]?\d+(?:\.\d+)?)(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")?$")
+# Minus signs people and spreadsheets type instead of "-".
+_MINUS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"})
 _KEYWORDS: dict[Section, tuple[str, ...]] = {
     "Revenue": ("revenue", "prev", "previous", "target", "mtd", "ftd", "lmtd"),
     "Pickup": ("pickup", "new", "existing", "total", "conversion", "conv"),
@@ -64,17 +68,20 @@ def parse_number(text: str, kind: MetricKind) -> MetricValue:
     if kind == "count" and cleaned:
         # Count cells may carry a link label after the number ("41 View"): the first token decides.
         cleaned = cleaned.split(" ")[0]
-    cleaned = re.sub(r"[₹,%\s]|rs\.?", "", cleaned)
+    cleaned = re.sub(r"[₹,%\s]|rs\.?", "", cleaned).removesuffix("/-")  # "Rs 1,200/-"
     if cleaned in _NULLS:
         return None
+    cleaned = cleaned.translate(_MINUS)
     match = _NUMBER_RE.match(cleaned)
-    if match is None:
+    if match is None or (match.group(2) and kind != "money"):  # lakh/crore only make sense for money
         raise NumberError(f"not a number: {collapse(text)!r}")
     try:
         value = Decimal(match.group(1)) * _UNITS.get(match.group(2) or "", Decimal(1))
     except InvalidOperation:
         raise NumberError(f"not a number: {collapse(text)!r}") from None
     if kind == "count":
+        if value != value.to_integral_value():
+            raise NumberError(f"not a whole count: {collapse(text)!r}")  # never silently truncated
         return int(value)
     return value.quantize(Decimal("0.01"))
 

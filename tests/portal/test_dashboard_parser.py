@@ -39,6 +39,14 @@ def render(store: str = "A817", *faults: str) -> str:
         ("", "money", None),
         ("₹ 2.45 L", "money", Decimal("245000.00")),
         ("₹3.4 Cr", "money", Decimal("34000000.00")),
+        ("Rs 1,200/-", "money", Decimal("1200.00")),
+        ("1.2 Crore", "money", Decimal("12000000.00")),
+        ("3 Lacs", "money", Decimal("300000.00")),
+        ("2.5 lakhs", "money", Decimal("250000.00")),
+        ("\u22125.39%", "pct", Decimal("-5.39")),
+        ("—", "money", None),
+        ("–", "count", None),
+        ("N.A.", "pct", None),
     ],
 )
 def test_parse_number(text: str, kind: str, expected: object) -> None:
@@ -48,6 +56,8 @@ def test_parse_number(text: str, kind: str, expected: object) -> None:
 def test_parse_number_rejects_text() -> None:
     with pytest.raises(NumberError, match="abc"):
         parse_number("abc", "money")
+    with pytest.raises(NumberError, match="not a whole count"):
+        parse_number("12.7", "count")
 
 
 @pytest.mark.parametrize(
