@@ -164,7 +164,8 @@ async def record_email_catch_up(
     if row is None:
         return None
     phases = {phase: dict(counts) for phase, counts in (row.phases_json or {}).items()}
-    issues = _issues_of(row.summary_text or "")
+    metrics = dict(row.metrics_json or {})
+    issues = list(metrics.get("issues") or [])
     if all_delivered:
         phases["report_email"] = {**phases.get("report_email", {}), "warning": findings, "error": 0}
         issues = [issue for issue in issues if not _EMAIL_FAILURE.match(issue)]
@@ -176,7 +177,7 @@ async def record_email_catch_up(
         row.finished_at or row.started_at,
         row.report_date,
         phases,
-        {**(row.metrics_json or {}), "email": email},
+        {**metrics, "email": email, "issues": issues},
         issues,
         period_start=row.period_start,
     )
@@ -187,11 +188,3 @@ async def record_email_catch_up(
 
 
 _EMAIL_FAILURE = re.compile(r"^email .* failed")
-
-
-def _issues_of(text: str) -> list[str]:
-    """The `Issues:` list of a daily summary text (B5.7), as written by `RunSummary.daily_text`."""
-    _, found, rest = text.partition("\nIssues:\n")
-    if not found:
-        return []
-    return [line[2:] for line in rest.splitlines() if line.startswith("- ") and line != "- None."]

@@ -46,6 +46,15 @@ def retry_transient_only(task: Any, task_run: Any, state: State[Any]) -> bool:
     return exc is not None and is_transient(exc)
 
 
+# Retry options of every task that talks to the portal, the database or SMTP: transient failures only.
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": len(RETRY_DELAYS_S),
+    "retry_delay_seconds": [float(s) for s in RETRY_DELAYS_S],
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": retry_transient_only,
+}
+
+
 @dataclass
 class RunContext:
     settings: Settings

@@ -19,19 +19,14 @@ from crm_core.portal.persist import store_dashboard_figures
 from crm_core.reports.daily import ReportOutcome, render_store_reports
 from crm_core.runs import RunSummary, save_run_summary
 from crm_core.settings import Settings
-from tasks.common import RETRY_DELAYS_S, RETRY_JITTER, retry_transient_only
-
-DB_RETRY_DELAYS_S = [float(s) for s in RETRY_DELAYS_S]
+from tasks.common import TRANSIENT_RETRIES
 
 
 @task(
     name="store-dashboard-figures",
     cache_policy=NONE,
     persist_result=False,
-    retries=len(DB_RETRY_DELAYS_S),
-    retry_delay_seconds=DB_RETRY_DELAYS_S,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_transient_only,  # a database hiccup, not bad data
+    **TRANSIENT_RETRIES,  # a database hiccup, not bad data
 )
 async def persist_figures(
     engine: AsyncEngine, download: DownloadResult, run_id: str, logger: EventLogger
@@ -63,10 +58,7 @@ async def render_reports(
     name="save-run-summary",
     cache_policy=NONE,
     persist_result=False,
-    retries=len(DB_RETRY_DELAYS_S),
-    retry_delay_seconds=DB_RETRY_DELAYS_S,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_transient_only,  # a database hiccup, not bad data
+    **TRANSIENT_RETRIES,  # a database hiccup, not bad data
 )
 async def save_summary(engine: AsyncEngine, run: DailyRun, logger: EventLogger) -> RunSummary:
     """Write (or rewrite) the run's `pipeline_run_summaries` row with its current phases and metrics."""

@@ -11,15 +11,12 @@ from prefect.cache_policies import NONE
 from crm_core.json_logger import EventLogger
 from crm_core.portal.client import DownloadResult, download_all
 from crm_core.settings import Settings
-from tasks.common import RETRY_DELAYS_S, RETRY_JITTER, retry_transient_only
+from tasks.common import TRANSIENT_RETRIES
 
 
 @task(
     name="download-portal-exports",
-    retries=len(RETRY_DELAYS_S),
-    retry_delay_seconds=[float(s) for s in RETRY_DELAYS_S],
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_transient_only,  # portal unreachable: retry; bad login/data: never
+    **TRANSIENT_RETRIES,  # portal unreachable: retry; bad login/data: never
     cache_policy=NONE,  # settings carry secrets and the logger is live state: nothing to hash or cache
     persist_result=False,
 )

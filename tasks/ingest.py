@@ -21,7 +21,7 @@ from crm_core.exports import ExportSpec
 from crm_core.ingest import IngestResult, ingest_merged
 from crm_core.json_logger import EventLogger
 from crm_core.merge import MergeResult, merge_bucket
-from tasks.common import RETRY_DELAYS_S, RETRY_JITTER, retry_transient_only
+from tasks.common import TRANSIENT_RETRIES
 
 # Every task: cache_policy=NONE, persist_result=False. Engines, loggers and files are live state:
 # nothing to hash or cache, nothing worth persisting.
@@ -40,10 +40,7 @@ def merge_task(
 
 @task(
     name="ingest-bucket",
-    retries=len(RETRY_DELAYS_S),
-    retry_delay_seconds=[float(s) for s in RETRY_DELAYS_S],
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=retry_transient_only,  # IngestError.transient: connection trouble only
+    **TRANSIENT_RETRIES,  # IngestError.transient: connection trouble only
     cache_policy=NONE,
     persist_result=False,
 )

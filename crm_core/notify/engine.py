@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from crm_core.db.models import EmailSend, PipelineRunSummary
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.notify.plans import EmailPlan, PlanResult, build_plans
 from crm_core.notify.transport import Delivery, DeliveryError, send_smtp, write_outbox
+from crm_core.runs import load_run_summary
 from crm_core.settings import Settings
 
 PHASE = "report_email"
@@ -88,7 +90,10 @@ async def send_notifications_for_run(
         return await _send(engine, settings, pipeline_code, run_id, logger, force, attempts, backoff_s)
 
 
-_local_turns: dict[str, asyncio.Lock] = {}
+# asyncio locks belong to one event loop; each `asyncio.run` (CLI, tests) gets its own set.
+_local_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextlib.asynccontextmanager
@@ -98,7 +103,8 @@ async def _senders_take_turns(engine: AsyncEngine, pipeline_code: str) -> AsyncI
     turns on a session advisory lock (across processes); SQLite, the embedded single-process mode, on
     an in-process lock."""
     if engine.dialect.name != "postgresql":
-        async with _local_turns.setdefault(pipeline_code, asyncio.Lock()):
+        locks = _local_turns.setdefault(asyncio.get_running_loop(), {})
+        async with locks.setdefault(pipeline_code, asyncio.Lock()):
             yield
         return
     key = func.hashtext(f"crm-notify:{pipeline_code}")
@@ -124,8 +130,9 @@ async def _send(
     sessions = session_factory(engine)
     async with sessions() as session:
         plan_result: PlanResult = await build_plans(session, pipeline_code, run_id)
-        run_status = await _run_status(session, run_id)
-        done = await delivered_before(session, pipeline_code, run_id)
+        run = await load_run_summary(session, run_id)
+        run_status = run.overall_status if run is not None else None
+        done = await delivered_before(session, pipeline_code, run_id, run)
     outcome.findings = plan_result.findings
     for finding in plan_result.findings:
         logger.event(PHASE, "warn", finding)
@@ -209,28 +216,16 @@ async def _record_with_one_retry(engine: AsyncEngine, record: dict[str, Any], de
         await record_send(engine, record)
 
 
-async def _run_status(session: AsyncSession, run_id: str) -> str | None:
-    return (
-        await session.execute(
-            select(PipelineRunSummary.overall_status).where(PipelineRunSummary.run_id == run_id)
-        )
-    ).scalar_one_or_none()
-
-
-async def delivered_before(session: AsyncSession, pipeline_code: str, run_id: str) -> set[tuple[str, str]]:
+async def delivered_before(
+    session: AsyncSession, pipeline_code: str, run_id: str, this: PipelineRunSummary | None
+) -> set[tuple[str, str]]:
     """(profile, store) pairs whose email must not go out again for this run.
 
     A rerun of the same report date is a new run, but its recipients already have that date's store
     reports: those count as delivered. A run-level email (the run summary) counts as delivered when it
     went out for this run, or when the latest one delivered for the date reported the status this run
-    has now — so a rerun that fixed (or broke) the date always tells the operator."""
-    this = (
-        await session.execute(
-            select(PipelineRunSummary.report_date, PipelineRunSummary.overall_status).where(
-                PipelineRunSummary.run_id == run_id
-            )
-        )
-    ).first()
+    has now — so a rerun that fixed (or broke) the date always tells the operator. `this` is the run's
+    stored summary (None when it has none)."""
     delivered = EmailSend.pipeline_code == pipeline_code, EmailSend.status.in_(DELIVERED)
     if this is None or this.report_date is None:
         rows = await session.execute(
