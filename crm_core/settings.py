@@ -24,11 +24,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from crm_core.errors import ConfigError as ConfigError  # the settings are where callers meet it
 from crm_core.json_logger import mask_url_secrets, register_secret
-
-
-class ConfigError(Exception):
-    """Bad configuration or missing prerequisite; the message is one line meant for the operator."""
 
 
 class RunEnv(StrEnum):

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from prefect.client.schemas.objects import State
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.blocks import resolve_block_secrets
 from crm_core.db.engine import engine_from_settings, ensure_reachable
+from crm_core.errors import is_transient
 from crm_core.json_logger import EventLogger
-from crm_core.settings import ConfigError, Settings, load_settings
+from crm_core.settings import Settings, load_settings
 
-# Worth retrying: the network or a server hiccuped. Bad credentials or bad data are not (DESIGN §3).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    asyncio.TimeoutError,
-    OperationalError,
-    InterfaceError,
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-)
 RETRY_DELAYS_S = [5, 30, 120]
 RETRY_JITTER = 0.3
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, ConfigError):
-        return False
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TRANSIENT_ERRORS) or getattr(exc, "transient", False) is True
 
 
 def retry_transient_only(task: Any, task_run: Any, state: State[Any]) -> bool:

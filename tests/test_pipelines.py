@@ -1,0 +1,62 @@
+"""The pipeline registry is the one source of pipeline facts: the seeded database must agree with it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.db.engine import session_factory
+from crm_core.db.models import EmailTemplate, NotificationProfile, Pipeline
+from crm_core.pipelines import (
+    DAILY,
+    PIPELINES,
+    PeriodKind,
+    get_pipeline,
+    pipeline_for_document_type,
+)
+
+
+async def test_seeded_notification_metadata_matches_the_registry(engine: AsyncEngine) -> None:
+    async with session_factory(engine)() as session:
+        pipelines = {p.code: p for p in (await session.execute(select(Pipeline))).scalars()}
+        profiles = (await session.execute(select(NotificationProfile))).scalars().all()
+        templates = (await session.execute(select(EmailTemplate))).scalars().all()
+
+    assert set(pipelines) == set(PIPELINES)
+    for code, spec in PIPELINES.items():
+        assert pipelines[code].description == spec.description
+        seeded = {p.code: p for p in profiles if p.pipeline_id == pipelines[code].id}
+        assert set(seeded) == {profile.code for profile in spec.profiles}, code
+        for profile in spec.profiles:
+            row = seeded[profile.code]
+            assert (row.scope, row.attach_mode, row.env, row.is_active) == (
+                profile.scope.value,
+                profile.attach_mode,
+                "any",
+                True,
+            ), f"{code}/{profile.code}"
+            assert row.description == profile.description
+            defaults = [t for t in templates if t.profile_id == row.id and t.name == "default"]
+            assert len(defaults) == 1 and defaults[0].is_active, f"{code}/{profile.code} default template"
+
+
+def test_registry_facts_are_unique_and_complete() -> None:
+    assert [p.period for p in PIPELINES.values()] == [PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH]
+    document_types = [p.document_type for p in PIPELINES.values()]
+    assert len(set(document_types)) == len(document_types)
+    flow_names = [p.flow_name for p in PIPELINES.values()]
+    assert len(set(flow_names)) == len(flow_names)
+    for spec in PIPELINES.values():
+        assert spec.phases[0] == "db" and spec.phases[-1] == "report_email"
+        assert len(set(spec.phases)) == len(spec.phases)
+        assert pipeline_for_document_type(spec.document_type) is spec
+
+
+def test_lookups_name_what_is_unknown() -> None:
+    assert get_pipeline("dashboard_daily") is DAILY
+    with pytest.raises(KeyError, match="unknown pipeline 'dashboard_hourly'"):
+        get_pipeline("dashboard_hourly")
+    with pytest.raises(KeyError, match="no email profile 'store_weekly_reports'"):
+        DAILY.profile("store_weekly_reports")
+    assert pipeline_for_document_type("invoice") is None
