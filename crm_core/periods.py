@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-PeriodKind = Literal["week", "month"]
+PeriodKind = Literal["day", "week", "month"]
 DEFAULT_ZONE = ZoneInfo("Asia/Kolkata")
 
 
@@ -22,6 +22,8 @@ class Period:
 
     @property
     def label(self) -> str:
+        if self.kind == "day":
+            return self.start.isoformat()
         if self.kind == "month":
             return self.start.strftime("%Y-%m")
         return f"{self.start.isoformat()}_to_{self.end.isoformat()}"
@@ -47,6 +49,11 @@ def daily_report_date(now: datetime | None = None, zone: ZoneInfo = DEFAULT_ZONE
     return business_today(now, zone) - timedelta(days=1)
 
 
+def day_of(day: date) -> Period:
+    """A daily run's period: the report date alone."""
+    return Period(day, day, "day")
+
+
 def week_of(day: date) -> Period:
     start = day - timedelta(days=day.weekday())
     return Period(start, start + timedelta(days=6), "week")
@@ -59,7 +66,7 @@ def month_of(day: date) -> Period:
 
 
 def period_containing(day: date, kind: PeriodKind) -> Period:
-    return week_of(day) if kind == "week" else month_of(day)
+    return {"day": day_of, "week": week_of, "month": month_of}[kind](day)
 
 
 def last_complete_period(

@@ -14,11 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class PeriodKind(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
+from crm_core.periods import PeriodKind
 
 
 class SummaryLayout(StrEnum):
@@ -79,7 +75,7 @@ DAILY = Pipeline(
     code="dashboard_daily",
     flow_name="dashboard-daily",
     description="Daily dashboard pipeline: portal exports, ingest, store PDFs and notifications",
-    period=PeriodKind.DAY,
+    period="day",
     phases=("db", "download", "merge", "ingest", "audit", "cleanup", "report", "report_email"),
     document_type="store_daily_pdf",
     store_profile=EmailProfile(
@@ -91,7 +87,7 @@ WEEKLY = Pipeline(
     code="dashboard_weekly",
     flow_name="dashboard-weekly",
     description="Weekly dashboard reporting pipeline (last complete Monday-Sunday week)",
-    period=PeriodKind.WEEK,
+    period="week",
     phases=_PERIOD_PHASES,
     document_type="store_weekly_pdf",
     store_profile=EmailProfile(
@@ -103,7 +99,7 @@ MONTHLY = Pipeline(
     code="dashboard_monthly",
     flow_name="dashboard-monthly",
     description="Monthly dashboard reporting pipeline (previous calendar month)",
-    period=PeriodKind.MONTH,
+    period="month",
     phases=_PERIOD_PHASES,
     document_type="store_monthly_pdf",
     store_profile=EmailProfile(

@@ -82,3 +82,13 @@ def test_parse_period() -> None:
     assert parse_period("2025-11-12", "week").start == date(2025, 11, 10)
     with pytest.raises(ValueError, match="not a date"):
         parse_period("last week", "week")
+
+
+def test_a_day_is_a_period_of_its_own() -> None:
+    from crm_core.periods import day_of, period_containing
+
+    day = date(2024, 2, 29)
+    assert day_of(day) == period_containing(day, "day")
+    assert (day_of(day).start, day_of(day).end, day_of(day).label) == (day, day, "2024-02-29")
+    assert day_of(day).next() == day_of(date(2024, 3, 1))
+    assert day_of(day).days == [day]

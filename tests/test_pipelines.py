@@ -11,7 +11,6 @@ from crm_core.db.models import EmailTemplate, NotificationProfile, Pipeline
 from crm_core.pipelines import (
     DAILY,
     PIPELINES,
-    PeriodKind,
     get_pipeline,
     pipeline_for_document_type,
 )
@@ -42,7 +41,7 @@ async def test_seeded_notification_metadata_matches_the_registry(engine: AsyncEn
 
 
 def test_registry_facts_are_unique_and_complete() -> None:
-    assert [p.period for p in PIPELINES.values()] == [PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH]
+    assert [p.period for p in PIPELINES.values()] == ["day", "week", "month"]
     document_types = [p.document_type for p in PIPELINES.values()]
     assert len(set(document_types)) == len(document_types)
     flow_names = [p.flow_name for p in PIPELINES.values()]
