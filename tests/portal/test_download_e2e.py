@@ -19,7 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from crm_core.json_logger import EventLogger
-from crm_core.portal.client import DownloadResult, PortalConfig, Timeouts, download_all
+from crm_core.portal.config import PortalConfig, Timeouts
+from crm_core.portal.download import DownloadResult, download_all
 from crm_core.portal.sandbox import data
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
@@ -258,7 +259,8 @@ async def test_tracker_same_tab_and_dashboard_faults(sim: SandboxServer, tmp_pat
     assert any("dashboard date unparseable" in e for e in events(logger, "A202"))
     assert result.figures["A203"].metrics["target_revenue"] is None
     assert "A204" not in result.figures and result.stores["A204"].status == "partial"
-    assert any(e.startswith("warn: dashboard still rate limited (HTTP 429)") for e in events(logger, "A204"))
+    gave_up = "warn: dashboard not scraped: still rate limited (HTTP 429)"
+    assert any(e.startswith(gave_up) for e in events(logger, "A204"))
     # A4: a 429 is backed off and retried; once is enough for A205.
     assert result.figures["A205"].metrics["mtd_revenue"] is not None
     assert any(
@@ -320,7 +322,7 @@ async def test_an_overloaded_portal_at_start_up_is_a_transient_outage(
     sim: SandboxServer, tmp_path: Path
 ) -> None:
     """A 503 home page is neither "session reused" nor a login failure: the task retries it later."""
-    from crm_core.portal.client import PortalUnavailable
+    from crm_core.portal.session import PortalUnavailable
     from tasks.common import is_transient
 
     with pytest.raises(PortalUnavailable, match="HTTP 503") as info:

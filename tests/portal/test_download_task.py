@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from crm_core.json_logger import EventLogger
-from crm_core.portal.client import LoginFailed, PortalUnavailable, interactive_login
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
+from crm_core.portal.session import LoginFailed, PortalUnavailable, interactive_login
 from crm_core.settings import ConfigError, Settings
 from tasks.common import is_transient, retry_transient_only
 from tasks.download import download_exports

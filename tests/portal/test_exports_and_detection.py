@@ -170,7 +170,7 @@ def test_retry_after_is_honoured_when_sane() -> None:
     from datetime import UTC, datetime, timedelta
     from email.utils import format_datetime
 
-    from crm_core.portal.client import _retry_after
+    from crm_core.portal.fetch import retry_after as _retry_after
 
     assert _retry_after({"retry-after": "120"}, 2.0, 300.0) == 120.0  # the server knows its limit
     assert _retry_after({"retry-after": "900"}, 2.0, 300.0) == 300.0
