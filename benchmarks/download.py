@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from crm_core.json_logger import EventLogger
-from crm_core.portal.client import download_all
+from crm_core.portal.download import download_all
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.settings import Settings
 

@@ -14,7 +14,8 @@ from crm_core.db.engine import session_factory
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.exports import enabled_exports
 from crm_core.json_logger import EventLogger
-from crm_core.portal.client import DownloadResult, PortalConfig
+from crm_core.portal.config import PortalConfig
+from crm_core.portal.download import DownloadResult
 from crm_core.reports.daily import ReportOutcome
 from crm_core.runs import RunSummary
 from crm_core.settings import ConfigError, Settings

@@ -14,7 +14,7 @@ from crm_core.daily_run import DailyRun
 from crm_core.db.engine import session_factory
 from crm_core.json_logger import EventLogger
 from crm_core.notify.engine import NotifyOutcome, send_notifications_for_run
-from crm_core.portal.client import DownloadResult
+from crm_core.portal.download import DownloadResult
 from crm_core.portal.persist import store_dashboard_figures
 from crm_core.reports.daily import ReportOutcome, render_store_reports
 from crm_core.runs import RunSummary, save_run_summary

@@ -9,7 +9,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from crm_core.json_logger import EventLogger
-from crm_core.portal.client import DownloadResult, download_all
+from crm_core.portal.download import DownloadResult, download_all
 from crm_core.settings import Settings
 from tasks.common import TRANSIENT_RETRIES
 

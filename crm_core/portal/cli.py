@@ -14,11 +14,12 @@ from crm_core.db.engine import open_engine, session_factory
 from crm_core.db.stores import normalise_store_code, store_scope
 from crm_core.json_logger import EventLogger
 from crm_core.periods import daily_report_date
-from crm_core.portal.client import DownloadResult, download_all, interactive_login
+from crm_core.portal.download import DownloadResult, download_all
 from crm_core.portal.persist import store_dashboard_figures
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.faults import FAULTS, FaultSpecError, parse_fault
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
+from crm_core.portal.session import interactive_login
 from crm_core.settings import ConfigError, Settings
 
 portal_app = typer.Typer(help="Vendor portal: first login (OTP) and ad-hoc downloads.", no_args_is_help=True)

@@ -164,18 +164,3 @@ def test_fault_specs() -> None:
         parse_fault("explode")
     with pytest.raises(FaultSpecError, match="NAME"):
         parse_fault("status@@")
-
-
-def test_retry_after_is_honoured_when_sane() -> None:
-    from datetime import UTC, datetime, timedelta
-    from email.utils import format_datetime
-
-    from crm_core.portal.client import _retry_after
-
-    assert _retry_after({"retry-after": "120"}, 2.0, 300.0) == 120.0  # the server knows its limit
-    assert _retry_after({"retry-after": "900"}, 2.0, 300.0) == 300.0
-    for nonsense in ("-5", "nan", "soon", ""):
-        assert _retry_after({"retry-after": nonsense}, 2.0, 300.0) == 2.0, nonsense
-    assert _retry_after({}, 2.0, 300.0) == 2.0
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
-    assert 55 <= _retry_after({"retry-after": when}, 2.0, 300.0) <= 60

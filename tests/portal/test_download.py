@@ -1,4 +1,5 @@
-"""The downloader in real Chromium against the simulator on 127.0.0.1 (DOMAIN A4, B2, B11.4).
+"""The download phase in real Chromium against the simulator on 127.0.0.1: every store's figures and
+exports, each fault with its outcome, and the phase's verdict.
 
 One simulator serves the whole module; each test gets its own CRM_HOME (so its own storage state) and
 its own faults.
@@ -6,84 +7,29 @@ its own faults.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from crm_core.json_logger import EventLogger
-from crm_core.portal.client import DownloadResult, PortalConfig, Timeouts, download_all
+from crm_core.portal.config import Timeouts
+from crm_core.portal.download import DownloadResult, ExportResult, StoreResult
 from crm_core.portal.sandbox import data
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
-from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
-from crm_core.settings import Settings
+from crm_core.portal.sandbox.server import SandboxServer
+from tests.portal.simulated import DAY, events, rows_of, run
 
-pytestmark = pytest.mark.e2e
-DAY = date(2025, 11, 19)
 BUCKETS = ("missed_leads", "undelivered_all", "repeat_customers")
+e2e = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(dashboard_date=DAY)) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_sim(sim: SandboxServer) -> Iterator[None]:
-    sim.state.faults.clear()
-    sim.state.expire("all")
-    yield
-    sim.state.faults.clear()
-
-
-def make_settings(sim: SandboxServer, home: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "crm_home": home,
-        "portal_base_url": sim.portal_origin,
-        "portal_tms_url": sim.tms_origin,
-        "portal_username": DEMO_USERNAME,
-        "portal_password": DEMO_PASSWORD,
-        "chromium_path": "/usr/bin/chromium",
-        "database_url": f"sqlite+aiosqlite:///{home / 'crm.db'}",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-async def run(
-    sim: SandboxServer, home: Path, stores: list[str], *faults: str, **config: Any
-) -> tuple[DownloadResult, EventLogger]:
-    for spec in faults:
-        sim.state.faults.add(spec)
-    settings = make_settings(sim, home, **config.pop("settings", {}))
-    portal = PortalConfig.from_settings(settings, backoff_s=0.05, max_backoff_s=0.1, **config)
-    logger = EventLogger("test-run", "dashboard_daily", stream=None)
-    return await download_all(settings, stores, DAY, logger, config=portal), logger
-
-
-def events(logger: EventLogger, store: str | None = None, bucket: str | None = None) -> list[str]:
-    return [
-        f"{e['status']}: {e['message']}"
-        for e in logger.events
-        if (store is None or e["store_code"] == store) and (bucket is None or e["bucket"] == bucket)
-    ]
-
-
-def rows_of(path: Path) -> int:
-    return sum(1 for _ in csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig", "replace")))) - 1
-
-
+@e2e
 async def test_happy_path_three_stores(sim: SandboxServer, tmp_path: Path) -> None:
     result, logger = await run(sim, tmp_path, ["a817", "A668", "A526"])
     assert not result.login_failed and result.logged_in
+    assert (result.status, result.detail) == ("ok", "3/3 stores")
     assert sorted(result.stores) == ["A526", "A668", "A817"]
     assert all(s.status == "ok" and s.reason is None for s in result.stores.values())
     for code in result.stores:
@@ -105,43 +51,7 @@ async def test_happy_path_three_stores(sim: SandboxServer, tmp_path: Path) -> No
     assert len([e for e in events(logger) if e == "ok: export downloaded"]) == 9
 
 
-async def test_storage_state_reuse_skips_login(sim: SandboxServer, tmp_path: Path) -> None:
-    first, _ = await run(sim, tmp_path, ["A668"])
-    logins = sim.state.stats["login_ok"]
-    second, logger = await run(sim, tmp_path, ["A668"])
-    assert first.logged_in and not second.logged_in
-    assert sim.state.stats["login_ok"] == logins  # the second run never submitted the form
-    assert "info: saved portal session reused (no login)" in events(logger)
-    assert second.stores["A668"].status == "ok"
-
-
-async def test_wrong_password_aborts_with_artifacts(sim: SandboxServer, tmp_path: Path) -> None:
-    secret = "Wr0ng-Secret-xyz"
-    result, logger = await run(sim, tmp_path, ["A668", "A817"], settings={"portal_password": secret})
-    assert result.login_failed and result.login_reason == "site reports login error"
-    assert result.files == {} and list((tmp_path / "downloads").glob("*.csv")) == []
-    assert {s.status for s in result.stores.values()} <= {"failed"}
-    suffixes = sorted(p.suffix for p in result.artifacts)
-    assert suffixes == [".html", ".png"] and all(
-        p.exists() and p.stat().st_size > 0 for p in result.artifacts
-    )
-    html = next(p for p in result.artifacts if p.suffix == ".html").read_text()
-    assert "Invalid username or password" in html and secret not in html
-    assert not (tmp_path / "browser" / "storage_state.json").exists()
-    assert any(e.startswith("error: portal login failed") for e in events(logger))
-    assert all(secret not in json.dumps(e) for e in logger.events)
-
-
-@pytest.mark.parametrize(
-    ("fault", "reason"), [("login_error", "site reports login error"), ("otp", "one-time password")]
-)
-async def test_login_faults_abort(sim: SandboxServer, tmp_path: Path, fault: str, reason: str) -> None:
-    result, _ = await run(sim, tmp_path, ["A668"], fault)
-    assert result.login_failed and reason in (result.login_reason or "")
-    assert result.stores["A668"].reason == "not attempted: portal login failed"
-    assert len(result.artifacts) == 2
-
-
+@e2e
 async def test_session_expiry_mid_run_refreshes_and_completes(sim: SandboxServer, tmp_path: Path) -> None:
     # TMS session dies at A668's repeat export; portal session too at A817's missed leads.
     result, logger = await run(
@@ -161,6 +71,7 @@ async def test_session_expiry_mid_run_refreshes_and_completes(sim: SandboxServer
     assert sim.state.stats["tms_handoff"] >= 3
 
 
+@e2e
 async def test_export_faults_each_have_their_outcome(sim: SandboxServer, tmp_path: Path) -> None:
     faults = {
         # (store, bucket): fault spec, expected outcome
@@ -230,8 +141,10 @@ async def test_export_faults_each_have_their_outcome(sim: SandboxServer, tmp_pat
         "partial"
     }
     assert result.stores["A108"].status == "ok"
+    assert (result.status, result.detail) == ("warning", "4/8 stores (4 partial), 6 exports skipped")
 
 
+@e2e
 async def test_tracker_same_tab_and_dashboard_faults(sim: SandboxServer, tmp_path: Path) -> None:
     result, logger = await run(
         sim,
@@ -258,14 +171,16 @@ async def test_tracker_same_tab_and_dashboard_faults(sim: SandboxServer, tmp_pat
     assert any("dashboard date unparseable" in e for e in events(logger, "A202"))
     assert result.figures["A203"].metrics["target_revenue"] is None
     assert "A204" not in result.figures and result.stores["A204"].status == "partial"
-    assert any(e.startswith("warn: dashboard still rate limited (HTTP 429)") for e in events(logger, "A204"))
-    # A4: a 429 is backed off and retried; once is enough for A205.
+    gave_up = "warn: dashboard not scraped: still rate limited (HTTP 429)"
+    assert any(e.startswith(gave_up) for e in events(logger, "A204"))
+    # A 429 is backed off and retried; once is enough for A205.
     assert result.figures["A205"].metrics["mtd_revenue"] is not None
     assert any(
         e.startswith("info: dashboard rate limited (HTTP 429); retrying") for e in events(logger, "A205")
     )
 
 
+@e2e
 async def test_slow_export_beyond_timeout_is_skipped(sim: SandboxServer, tmp_path: Path) -> None:
     result, logger = await run(
         sim,
@@ -282,6 +197,7 @@ async def test_slow_export_beyond_timeout_is_skipped(sim: SandboxServer, tmp_pat
     )
 
 
+@e2e
 def test_cli_fetch_downloads_and_stores_figures(
     sim: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -316,13 +232,79 @@ def test_cli_fetch_downloads_and_stores_figures(
     assert bad.exit_code == 2
 
 
-async def test_an_overloaded_portal_at_start_up_is_a_transient_outage(
-    sim: SandboxServer, tmp_path: Path
-) -> None:
-    """A 503 home page is neither "session reused" nor a login failure: the task retries it later."""
-    from crm_core.portal.client import PortalUnavailable
-    from tasks.common import is_transient
+# --- the phase's verdict ---------------------------------------------------------------------------------
 
-    with pytest.raises(PortalUnavailable, match="HTTP 503") as info:
-        await run(sim, tmp_path, ["A668"], "status/home=503", nav_attempts=1)
-    assert is_transient(info.value)
+
+def store(code: str, *exports: bool, figures: bool = True) -> StoreResult:
+    """A store result as the worker builds it: one export per flag (kept or skipped)."""
+    result = StoreResult(code)
+    for i, kept in enumerate(exports):
+        bucket = BUCKETS[i]
+        result.exports[bucket] = (
+            ExportResult(code, bucket, "ok", Path(f"{code}-{i}.csv"), rows=2)
+            if kept
+            else ExportResult(code, bucket, "skipped", reason="HTTP 500")
+        )
+    ok = sum(exports)
+    result.status = "ok" if ok == len(exports) and figures else ("partial" if ok or figures else "failed")
+    return result
+
+
+def outcome(*stores: StoreResult, login_reason: str | None = None) -> DownloadResult:
+    result = DownloadResult(DAY, {s.store_code: s for s in stores})
+    result.login_failed, result.login_reason = login_reason is not None, login_reason
+    return result
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "detail"),
+    [
+        (outcome(store("A1", True, True), store("A2", True, True)), "ok", "2/2 stores"),
+        (
+            outcome(store("A1", True, True), store("A2", True, False)),
+            "warning",
+            "1/2 stores (1 partial), 1 export skipped",
+        ),
+        (
+            outcome(store("A1", True, True, figures=False)),
+            "warning",
+            "0/1 stores (1 partial)",
+        ),
+        (
+            outcome(store("A1", True, True), store("A2", False, False, figures=False)),
+            "warning",
+            "1/2 stores (1 failed), 2 exports skipped",
+        ),
+        (
+            outcome(store("A1", False, False, figures=False), store("A2", False, False, figures=False)),
+            "error",
+            "0/2 stores (2 failed), 4 exports skipped",
+        ),
+        (
+            outcome(
+                StoreResult("A1", "failed", "not attempted: portal login failed"),
+                login_reason="site reports login error",
+            ),
+            "error",
+            "portal login failed: site reports login error",
+        ),
+        (outcome(), "error", "0/0 stores"),
+    ],
+    ids=[
+        "all-ok",
+        "export-skipped",
+        "dashboard-missing",
+        "store-failed",
+        "none-downloaded",
+        "login",
+        "empty",
+    ],
+)
+def test_the_phase_status_follows_the_stores(result: DownloadResult, status: str, detail: str) -> None:
+    assert (result.status, result.detail) == (status, detail)
+
+
+def test_a_login_failure_mid_run_is_an_error_even_with_stores_done() -> None:
+    result = outcome(store("A1", True, True), login_reason="login needed again after logging in (login loop)")
+    assert result.status == "error"
+    assert result.detail == "portal login failed: login needed again after logging in (login loop)"
