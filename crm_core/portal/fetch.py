@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from crm_core.errors import CrmError
 from crm_core.portal.config import PHASE
 from crm_core.portal.detect import looks_like_login
 from crm_core.portal.session import PortalSession, RefreshFailed
@@ -44,7 +45,7 @@ class Reply:
 Send = Callable[[], Awaitable[Reply]]
 
 
-class FetchFailed(Exception):
+class FetchFailed(CrmError):
     """The request was given up; `reason` says why in one line (`exc` is the error behind it, if any)."""
 
     def __init__(self, reason: str, *, exc: BaseException | None = None, refetch: bool = False) -> None:

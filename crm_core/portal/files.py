@@ -8,19 +8,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from crm_core.errors import CrmError
 from crm_core.exports import ExportSpec, normalise_header
 
 HTML_SIGNATURES = ("<!doctype html", "<html", "<head", "<body", "<script")
 SAMPLE_BYTES = 2048
 
 
-class InvalidExport(ValueError):
+class InvalidExport(CrmError):
     """The body is not a usable CSV for this export; `transient` when fetching again may help."""
 
     def __init__(self, reason: str, *, transient: bool = False) -> None:
-        super().__init__(reason)
+        super().__init__(reason, transient=transient)
         self.reason = reason
-        self.transient = transient
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Response, async_
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from crm_core.errors import CrmError, PermanentError, TransientError
 from crm_core.json_logger import EventLogger, describe_exception, redact_text
 from crm_core.portal.config import (
     CARD_XPATH,
@@ -35,19 +36,15 @@ from crm_core.portal.files import write_atomic
 from crm_core.settings import ConfigError, Settings
 
 
-class LoginFailed(Exception):
+class LoginFailed(PermanentError):
     """The portal login failed; the download phase is aborted. Never retried."""
 
-    transient = False
 
-
-class PortalUnavailable(Exception):
+class PortalUnavailable(TransientError):
     """The portal could not be reached at all; worth retrying later."""
 
-    transient = True
 
-
-class RefreshFailed(Exception):
+class RefreshFailed(CrmError):
     """A session refresh did not bring the download controls back; only the current request gives up."""
 
 
