@@ -21,13 +21,21 @@ def test_dockerfile_builds_a_non_root_crm_image_with_chromium() -> None:
     assert instructions[0] == ("FROM", "python:3.11-slim-bookworm")
     run = " ".join(arg for op, arg in instructions if op == "RUN")
     assert "apt-get install" in run and "chromium" in run and "rm -rf /var/lib/apt/lists/*" in run
-    assert "pip install -e ." in run
+    # A regular install, not an editable one: the image runs what a wheel holds, migrations included.
+    assert re.search(r"pip install \.(\s|$)", run) and "pip install -e" not in run
     env = " ".join(arg for op, arg in instructions if op == "ENV")
     assert "CHROMIUM_PATH=/usr/bin/chromium" in env and "CRM_HOME=/data" in env
     copied = {arg.split()[0] for op, arg in instructions if op == "COPY"}
-    for needed in ("crm_core", "tasks", "flows", "alembic"):
+    for needed in ("crm_core", "tasks", "flows"):
         assert needed in copied
         assert (ROOT / needed).is_dir()
+    # The migrations come inside crm_core, not as a separate directory.
+    assert not any("alembic" in arg for op, arg in instructions if op == "COPY")
+    assert (ROOT / "crm_core" / "db" / "migrations" / "env.py").is_file()
+    # `prefect deploy` in /app needs the deployment file and the flows' entrypoint after the install.
+    assert "prefect.yaml" in " ".join(arg for op, arg in instructions if op == "COPY")
+    cleanup = run.split("pip install .", 1)[1]
+    assert "flows" not in cleanup and "prefect.yaml" not in cleanup
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1] != "root"
     assert ("ENTRYPOINT", '["crm"]') in instructions

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
@@ -51,3 +55,13 @@ async def test_upgrade_downgrade_upgrade(db_url: str) -> None:
         ]
     finally:
         await engine.dispose()
+
+
+def test_developer_alembic_ini_uses_the_packaged_migrations() -> None:
+    # `alembic upgrade head` / `alembic revision --autogenerate` from the checkout must write where the
+    # package (and so the wheel) reads.
+    config = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
+    location = Path(config.get_main_option("script_location") or "")
+    assert location.resolve() == migrate.MIGRATIONS_DIR
+    assert ScriptDirectory.from_config(config).get_current_head() == migrate.head_revision()
+    assert migrate.head_revision() is not None

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alembic import command
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+# The migrations are part of the package (package data), so an installed wheel upgrades like a checkout.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config() -> Config:
-    if not (ALEMBIC_DIR / "env.py").is_file():
-        raise FileNotFoundError(f"migrations not found at {ALEMBIC_DIR} (install the project with pip -e)")
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise FileNotFoundError(f"migrations not found at {MIGRATIONS_DIR} (the package is incomplete)")
     config = Config()
-    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 

@@ -1,4 +1,4 @@
-"""crm_core.merge: record-level merge of per-store CSV files (DOMAIN A3, B5.2, B12; notes/INGEST_CONTRACT.md).
+"""crm_core.merge: record-level merge of per-store CSV files (the contract is in docs/ingest.md).
 
 Input files are written as bytes so BOM, CRLF, encoding and final newlines are exactly what each test says;
 the merged file is read back with the stdlib csv module and compared value by value.

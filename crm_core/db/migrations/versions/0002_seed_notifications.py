@@ -7,7 +7,6 @@ Revises: 0001_baseline
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0002_seed_notifications"

@@ -8,9 +8,8 @@ Create Date: 2026-11-22 15:36:34.659750
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0001_baseline"
 down_revision: str | None = None

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from crm_core.db.models import Base
 
 target_metadata = Base.metadata
