@@ -45,7 +45,7 @@ def listing(folder: Path) -> list[str]:
 
 
 def logger() -> EventLogger:
-    return EventLogger(run_id="run-a", pipeline="test", stream=None)
+    return EventLogger(run_id="run-a", pipeline="test", stream=None, events=[])
 
 
 async def count(engine: AsyncEngine, table: str) -> int:

@@ -65,7 +65,7 @@ async def run(
         sim.state.faults.add(spec)
     settings = make_settings(sim, home, **config.pop("settings", {}))
     portal = PortalConfig.from_settings(settings, backoff_s=0.05, max_backoff_s=0.1, **config)
-    logger = EventLogger("test-run", "dashboard_daily", stream=None)
+    logger = EventLogger("test-run", "dashboard_daily", stream=None, events=[])
     return await download_all(settings, stores, DAY, logger, config=portal), logger
 
 
