@@ -19,10 +19,11 @@ from crm_core.exports import ExportSpec
 from crm_core.ingest import IngestError, IngestResult, ingest_merged
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.merge import MergeResult, merge_bucket
+from crm_core.status import Status
 
 Verdict = Literal["ok", "warn", "error"]
-# A bucket that could not be merged or ingested keeps its `error` verdict, but in the event log (and so
-# in the run's status) it is a warning: the other buckets and stores went through (issue 5, B12.14).
+# A bucket that could not be merged or ingested keeps its `error` verdict, but in the event log and in the
+# run's status it is a warning: the other buckets and stores went through.
 BUCKET_FAILURE: Literal["warn"] = "warn"
 DRY_RUN_REASON = "dry run: nothing ingested"
 
@@ -36,6 +37,55 @@ class BucketOutcome:
     reason: str
     files_deleted: list[str] = field(default_factory=list)
     files_kept: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def phase_status(self, phase: str) -> Status | None:
+        """The bucket's status in `phase` (merge, ingest, audit, cleanup), None when it never got there.
+
+        A bucket that could not be merged or ingested is a warning for the run (its verdict stays `error`):
+        the other buckets and stores went through."""
+        if phase == "merge":
+            reached = True
+        elif phase == "ingest":
+            reached = self.merge is not None and self.merge.merged_path is not None
+        else:  # audit and cleanup judge every bucket that was merged, even with no input file
+            reached = phase in ("audit", "cleanup") and self.merge is not None
+        if not reached:
+            return None
+        return Status.WARNING if self.phase_issues(phase) else Status.OK
+
+    def phase_issues(self, phase: str) -> list[str]:
+        """What went wrong with the bucket in `phase`, one line each, naming the bucket."""
+        merge, ingest, where = self.merge, self.ingest, f"bucket {self.bucket}"
+        lines: list[str] = []
+        if phase == "merge":
+            if merge is None:
+                lines.append(self.reason)
+            else:
+                lines += merge.warnings
+                if merge.merged_path is None:
+                    lines.append("no input file exists; nothing merged")
+        elif phase == "ingest" and merge is not None and merge.merged_path is not None:
+            if ingest is None:
+                lines.append(self.reason if self.verdict == "error" else "merged file not ingested")
+            else:
+                if ingest.rejected_rows:
+                    lines.append(
+                        f"{ingest.rejected_rows} row(s) rejected"
+                        + (f"; details in {ingest.rejects_path.name}" if ingest.rejects_path else "")
+                    )
+                if not ingest.dry_run:
+                    lines += [w for w in ingest.warnings if not w.endswith("row(s) rejected")]
+                    if ingest.null_warnings:
+                        lines.append(f"{ingest.null_warnings} value(s) set NULL")
+        elif phase == "audit" and merge is not None and self.verdict != "ok":
+            lines.append(f"audit {self.verdict}: {self.reason}")
+        elif phase == "cleanup" and merge is not None:
+            if self.verdict != "ok" and not self.dry_run:
+                lines.append(f"{len(self.files_kept)} file(s) kept for inspection")
+            elif self.verdict == "ok" and self.files_kept:
+                lines.append(f"could not delete {', '.join(Path(p).name for p in self.files_kept)}")
+        return [f"{where}: {line}" for line in lines]
 
     def counts(self) -> dict[str, int]:
         ingest = self.ingest
@@ -108,7 +158,7 @@ def audit_and_cleanup(
 ) -> BucketOutcome:
     """Judge the bucket's counts; on `ok` delete its files, otherwise keep them and say why."""
     verdict, reason = _judge(merge, ingest, dry_run, error)
-    outcome = BucketOutcome(merge.bucket, merge, ingest, verdict, reason)
+    outcome = BucketOutcome(merge.bucket, merge, ingest, verdict, reason, dry_run=dry_run)
     counts = outcome.counts()
     if logger is not None:
         logger.event(
@@ -177,7 +227,7 @@ async def process_bucket(
         message = f"merge failed: {describe_exception(exc)}"
         logger.event("merge", BUCKET_FAILURE, message, bucket=spec.bucket, exc=exc)
         kept = _existing(files.values())
-        return BucketOutcome(spec.bucket, None, None, "error", message, files_kept=kept)
+        return BucketOutcome(spec.bucket, None, None, "error", message, files_kept=kept, dry_run=dry_run)
 
     ingest: IngestResult | None = None
     error: str | None = None

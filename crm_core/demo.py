@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.db.models import NotificationRecipient, StoreMaster
 from crm_core.db.stores import add_recipient, add_store
+from crm_core.pipelines import PIPELINES, RUN_SUMMARY
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,6 @@ DEMO_STORES = (
 )
 DEMO_OWNER = "owner@example.com"
 DEMO_STORE_INBOX = "stores@example.com"
-STORE_PROFILES = ("store_daily_reports", "store_weekly_reports", "store_monthly_reports")
 
 
 async def seed_demo(session: AsyncSession) -> list[str]:
@@ -38,8 +38,8 @@ async def seed_demo(session: AsyncSession) -> list[str]:
             await add_store(session, store.code, name=store.name, etl=True, report=store.report)
             added.append(f"store {store.code}" + (" (report)" if store.report else ""))
     if not (await session.execute(select(func.count()).select_from(NotificationRecipient))).scalar_one():
-        await add_recipient(session, "run_summary", DEMO_OWNER)
-        for profile in STORE_PROFILES:
-            await add_recipient(session, profile, DEMO_STORE_INBOX)
+        await add_recipient(session, RUN_SUMMARY.code, DEMO_OWNER)
+        for pipeline in PIPELINES.values():
+            await add_recipient(session, pipeline.store_profile.code, DEMO_STORE_INBOX)
         added.append(f"recipients {DEMO_OWNER} (run summaries), {DEMO_STORE_INBOX} (store reports)")
     return added

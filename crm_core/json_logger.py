@@ -2,7 +2,7 @@
 
 Every event goes to stdout, optionally to `JSON_LOG_FILE`, and to the stdlib logger `crm.events`; inside a
 Prefect run `tasks` attaches Prefect's API handler to that logger, so the same events reach the run's log.
-The logger also keeps the events in memory: run summaries count them per phase and status (B5.7).
+Events are a record for people and log tools only: a run's status comes from what its phases returned.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ Status = Literal["ok", "info", "warn", "warning", "error"]
 
 EVENT_LOGGER_NAME = "crm.events"
 REDACTED = "***"
-MAX_EVENTS_KEPT = 10_000
 
 # Keys whose values are personal data wherever they appear (extras, counts, sample rows).
 PERSONAL_KEYS = frozenset(
@@ -153,13 +152,14 @@ def normalise_status(status: str) -> Literal["ok", "warning", "error"]:
 
 @dataclass
 class EventLogger:
-    """Writes events for one run; keeps them so the run summary can be computed from them."""
+    """Writes the events of one run. `events`, when given a list, also receives every event: a short
+    command shows its warnings from it; a flow run passes none and so holds no events in memory."""
 
     run_id: str
     pipeline: str
     stream: IO[str] | None = field(default_factory=lambda: sys.stdout)
     file_path: Path | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self._std = logging.getLogger(EVENT_LOGGER_NAME)
@@ -201,7 +201,7 @@ class EventLogger:
             "extras": redact(extras) if extras else None,
         }
         line = json.dumps(record, default=_json_default, ensure_ascii=False)
-        if len(self.events) < MAX_EVENTS_KEPT:
+        if self.events is not None:
             self.events.append(record)
         if self.stream is not None:
             print(line, file=self.stream, flush=True)
@@ -225,28 +225,3 @@ class EventLogger:
         self.event(
             phase, status, message, duration_ms=(time.perf_counter() - started) * 1000, **fields, **extra
         )
-
-    def phase_counts(self) -> dict[str, dict[str, int]]:
-        """`phases_json` of B5.7: per phase, how many events were ok / warning / error."""
-        phases: dict[str, dict[str, int]] = {}
-        for record in self.events:
-            counts = phases.setdefault(record["phase"], {"ok": 0, "warning": 0, "error": 0})
-            counts[normalise_status(record["status"])] += 1
-        return phases
-
-    def issues(self, limit: int = 5) -> list[str]:
-        """Up to `limit` most recent distinct warning/error messages with their store or bucket."""
-        seen: list[str] = []
-        for record in reversed(self.events):
-            if normalise_status(record["status"]) == "ok":
-                continue
-            text = record["message"]
-            if record.get("store_code"):
-                text += f" (store {record['store_code']})"
-            elif record.get("bucket"):
-                text += f" (bucket {record['bucket']})"
-            if text not in seen:
-                seen.append(text)
-            if len(seen) >= limit:
-                break
-        return seen

@@ -37,6 +37,8 @@ class EmailProfile:
     description: str
 
 
+_PERIOD_TITLES: dict[PeriodKind, str] = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
+
 RUN_SUMMARY = EmailProfile(
     "run_summary", ProfileScope.RUN, "none", "Run summary (pipeline health) for this pipeline"
 )
@@ -56,6 +58,11 @@ class Pipeline:
     store_profile: EmailProfile
     summary_layout: SummaryLayout
     summary_profile: EmailProfile = RUN_SUMMARY
+
+    @property
+    def title(self) -> str:
+        """'Daily', 'Weekly' or 'Monthly': how reports, artifacts and emails name the pipeline's runs."""
+        return _PERIOD_TITLES[self.period]
 
     @property
     def profiles(self) -> tuple[EmailProfile, ...]:

@@ -17,12 +17,12 @@ from rich.markup import escape
 
 from crm_core.blocks import resolve_block_secrets
 from crm_core.cli_support import console, fail, out, run_async, settings_or_exit
-from crm_core.daily_run import check_prerequisites
 from crm_core.db import migrate
 from crm_core.db.engine import open_engine, session_factory
 from crm_core.demo import seed_demo
 from crm_core.json_logger import describe_exception
 from crm_core.periods import daily_report_date
+from crm_core.runs.daily import check_prerequisites
 from crm_core.settings import ConfigError, Settings
 
 run_app = typer.Typer(

@@ -6,6 +6,7 @@ traceback. Secrets are `SecretStr` and every secret value is registered with the
 
 from __future__ import annotations
 
+import re
 import shutil
 from enum import StrEnum
 from functools import cached_property
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
     smtp_security: SmtpSecurity = "starttls"
     smtp_from: str = "TSV Reports <reports@localhost>"
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    alert_email_to: str | None = Field(
+        default=None, description="comma-separated fallback recipients of failure alerts"
+    )
 
     crm_db_block: str | None = None
     crm_smtp_block: str | None = None
@@ -129,6 +133,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() if value and value.strip() else None
+
+    @field_validator("alert_email_to")
+    @classmethod
+    def _email_list(cls, value: str | None) -> str | None:
+        addresses = [a.strip() for a in (value or "").split(",") if a.strip()]
+        bad = [a for a in addresses if not _EMAIL_RE.fullmatch(a)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)} (expected a@b.example, c@d.example)")
+        return ", ".join(addresses) or None
+
+    @property
+    def alert_recipients(self) -> list[str]:
+        return self.alert_email_to.split(", ") if self.alert_email_to else []
 
     @model_validator(mode="after")
     def _no_placeholders_in_prod(self) -> Settings:
@@ -203,6 +220,9 @@ class Settings(BaseSettings):
             if found:
                 return Path(found)
         return None
+
+
+_EMAIL_RE = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
 
 
 def _looks_like_placeholder(name: str, raw: str) -> bool:

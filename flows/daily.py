@@ -1,8 +1,9 @@
-"""The daily flow (DOMAIN B5, A3–A10): portal → files → database → PDFs → summary → emails.
+"""The daily flow: portal → files → database → PDFs → summary → emails.
 
-Orchestration only: every decision lives in crm_core, every step is a task from `tasks/`. A failing store or
-bucket makes the run `warning`; a failed portal login makes it `error`, but the summary is still written
-and sent, and the flow run then ends Failed so the Prefect UI shows it.
+Orchestration only: every decision lives in crm_core, every step is a task from `tasks/`. Each phase's
+outcome goes into the run record, whose status is the worst of them: a failing store or bucket makes the
+run `warning`, a failed portal login `error`. The summary is still written and sent, and an `error` run
+then ends Failed so the Prefect UI shows it.
 """
 
 from __future__ import annotations
@@ -16,21 +17,21 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from crm_core.daily_run import PIPELINE_CODE, DailyRun, check_prerequisites
+from crm_core.audit import BucketOutcome
 from crm_core.exports import enabled_exports
 from crm_core.periods import daily_report_date
+from crm_core.pipelines import DAILY
+from crm_core.runs.daily import check_prerequisites, daily_record
+from crm_core.runs.phases import BUCKET_PHASES, BucketPhase, DownloadPhase, ReportPhase
+from crm_core.runs.summary import render
+from crm_core.status import Status
 from tasks.alerts import alert_hook
 from tasks.common import run_context
-from tasks.daily import (
-    persist_figures,
-    publish_artifacts,
-    render_reports,
-    save_summary,
-    send_notifications,
-)
+from tasks.daily import persist_figures, render_reports
 from tasks.download import download_exports
 from tasks.ingest import process_bucket_task
 from tasks.prefect_logging import events_to_prefect
+from tasks.runs import publish_artifacts, save_summary, send_notifications
 
 
 def parse_stores(stores: list[str] | str | None) -> list[str] | None:
@@ -42,10 +43,10 @@ def parse_stores(stores: list[str] | str | None) -> list[str] | None:
 
 
 @flow(
-    name="dashboard-daily",
+    name=DAILY.flow_name,
     description="Portal exports and figures for every ETL store → ingest → audit → PDFs → summary → emails.",
-    on_failure=[alert_hook(PIPELINE_CODE)],
-    on_crashed=[alert_hook(PIPELINE_CODE)],
+    on_failure=[alert_hook(DAILY)],
+    on_crashed=[alert_hook(DAILY)],
     persist_result=False,
     validate_parameters=True,
 )
@@ -57,11 +58,11 @@ async def daily_flow(
     """One daily run; `report_date` defaults to T-1 in the business time zone."""
     run_id = flow_run.id or uuid.uuid4().hex
     with events_to_prefect():
-        async with run_context(PIPELINE_CODE, run_id) as ctx:
+        async with run_context(DAILY, run_id) as ctx:
             settings, engine, logger = ctx.settings, ctx.engine, ctx.logger
             day = report_date or daily_report_date(zone=settings.zone)
             scope = await check_prerequisites(engine, settings, parse_stores(stores))
-            run = DailyRun(run_id, settings.crm_run_env.value, day, scope, dry_run=dry_run)
+            run = daily_record(run_id, settings.crm_run_env.value, day, scope, dry_run=dry_run)
             logger.event(
                 "orchestrator",
                 "info",
@@ -70,15 +71,17 @@ async def daily_flow(
                 counts={"etl_stores": len(scope.etl), "report_stores": len(scope.report)},
             )
 
-            run.download = await download_exports(settings, scope.etl, day, logger)
+            download = DownloadPhase(await download_exports(settings, scope.etl, day, logger), scope.etl)
             if not dry_run:
-                run.figures_stored, run.figure_problems = await persist_figures(
-                    engine, run.download, run_id, logger
+                download.figures_stored, download.figure_problems = await persist_figures(
+                    engine, download.result, run_id, logger
                 )
+            run.set_phase("download", download)
 
-            files = run.download.files
+            files = download.result.files
+            buckets: dict[str, BucketOutcome] = {}
             for spec in enabled_exports():
-                run.buckets[spec.bucket] = await process_bucket_task(
+                buckets[spec.bucket] = await process_bucket_task(
                     None if dry_run else engine,
                     spec,
                     {store: path for store, (path, _rows) in files.get(spec.bucket, {}).items()},
@@ -89,36 +92,37 @@ async def daily_flow(
                     logger=logger,
                     dry_run=dry_run,
                 )
+            for phase in BUCKET_PHASES:
+                if (bucket_phase := BucketPhase(phase, buckets)).reached:
+                    run.set_phase(phase, bucket_phase)
             logger.event("orchestrator", "info", "pipeline complete", date=day)
 
-            if dry_run:
-                run.reports_skipped = "dry run"
-            elif run.download.login_failed:
+            if not dry_run and download.result.login_failed:
                 # Without fresh data a PDF would present stale figures as today's.
-                run.reports_skipped = "portal login failed"
+                run.set_phase("report", ReportPhase(skipped="portal login failed"))
                 logger.event("report", "warn", "store reports skipped: portal login failed", date=day)
-            elif scope.report:
-                run.reports = await render_reports(engine, settings, scope.report, day, run_id, logger)
+            elif not dry_run and scope.report:
+                reports = await render_reports(engine, settings, scope.report, day, run_id, logger)
+                run.set_phase("report", ReportPhase(reports))
 
             if dry_run:
-                summary = run.summary(logger)
+                run.finish()
                 logger.event("run_summary", "info", "dry run: run summary not stored, no emails sent")
             else:
                 await save_summary(engine, run, logger)
-                notified = await send_notifications(engine, settings, run_id, logger)
-                run.email = notified.as_metrics()
-                # Stored again so the summary shows the real email outcome (A8).
-                summary = await save_summary(engine, run, logger)
-            await publish_artifacts(run, summary)
+                run.set_phase("report_email", await send_notifications(engine, settings, run, logger))
+                # Stored again so the summary shows the real email outcome.
+                await save_summary(engine, run, logger)
+            await publish_artifacts(run)
 
     result = {
         "run_id": run_id,
         "report_date": day.isoformat(),
-        "status": summary.status,
+        "status": run.status.value,
         "dry_run": dry_run,
-        "summary_text": summary.daily_text(),
-        "metrics": summary.metrics,
+        "summary_text": render(run),
+        "metrics": run.metrics_json(),
     }
-    if summary.status == "error":
-        return Failed(message=f"daily run {day} ended in error: {'; '.join(summary.issues[:3])}", data=result)
-    return Completed(message=f"daily run {day}: {summary.status}", data=result)
+    if run.status is Status.ERROR:
+        return Failed(message=f"daily run {day} ended in error: {'; '.join(run.issues[:3])}", data=result)
+    return Completed(message=f"daily run {day}: {run.status.value}", data=result)

@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from prefect import task
+from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.blocks import resolve_block_secrets
-from crm_core.db.engine import engine_from_settings, ensure_reachable
+from crm_core.db.engine import engine_from_settings, ping
 from crm_core.errors import is_transient
 from crm_core.json_logger import EventLogger
+from crm_core.pipelines import Pipeline
 from crm_core.settings import Settings, load_settings
 
 RETRY_DELAYS_S = [5, 30, 120]
@@ -35,23 +38,29 @@ TRANSIENT_RETRIES: dict[str, Any] = {
 }
 
 
+@task(name="check-database", cache_policy=NONE, persist_result=False, **TRANSIENT_RETRIES)
+async def check_database(engine: AsyncEngine, redacted_url: str) -> None:
+    """The database answers; one that is down at flow start may be restarting, so it is retried."""
+    await ping(engine, redacted_url)
+
+
 @dataclass
 class RunContext:
     settings: Settings
     engine: AsyncEngine
     logger: EventLogger
     run_id: str
-    pipeline: str
+    pipeline: Pipeline
 
 
 @asynccontextmanager
-async def run_context(pipeline: str, run_id: str, **overrides: Any) -> AsyncIterator[RunContext]:
+async def run_context(pipeline: Pipeline, run_id: str, **overrides: Any) -> AsyncIterator[RunContext]:
     """Settings (secrets from blocks when named), a reachable database and the run's event logger."""
     settings = await resolve_block_secrets(load_settings(**overrides))
     engine = engine_from_settings(settings)
     try:
-        await ensure_reachable(engine, settings.db_url_redacted)
-        logger = EventLogger(run_id, pipeline, file_path=settings.json_log_file)
+        await check_database(engine, settings.db_url_redacted)
+        logger = EventLogger(run_id, pipeline.code, file_path=settings.json_log_file)
         yield RunContext(settings, engine, logger, run_id, pipeline)
     finally:
         await engine.dispose()

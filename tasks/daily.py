@@ -1,23 +1,18 @@
-"""Prefect tasks of the daily flow that are not download or ingest: figures, reports, summary, emails,
-artifacts. Each wraps one crm_core call; retries only where a retry can help."""
+"""Prefect tasks of the daily flow that are not download or ingest: dashboard figures and store reports.
+Each wraps one crm_core call; retries only where a retry can help."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from prefect import task
-from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NONE
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.daily_run import DailyRun
-from crm_core.db.engine import session_factory
 from crm_core.json_logger import EventLogger
-from crm_core.notify.engine import NotifyOutcome, send_notifications_for_run
 from crm_core.portal.download import DownloadResult
 from crm_core.portal.persist import store_dashboard_figures
 from crm_core.reports.daily import ReportOutcome, render_store_reports
-from crm_core.runs import RunSummary, save_run_summary
 from crm_core.settings import Settings
 from tasks.common import TRANSIENT_RETRIES
 
@@ -52,38 +47,3 @@ async def render_reports(
 ) -> list[ReportOutcome]:
     """Daily PDF and `documents` row per report store; one store's failure never stops the others."""
     return await render_store_reports(engine, settings, stores, report_date, run_id, logger)
-
-
-@task(
-    name="save-run-summary",
-    cache_policy=NONE,
-    persist_result=False,
-    **TRANSIENT_RETRIES,  # a database hiccup, not bad data
-)
-async def save_summary(engine: AsyncEngine, run: DailyRun, logger: EventLogger) -> RunSummary:
-    """Write (or rewrite) the run's `pipeline_run_summaries` row with its current phases and metrics."""
-    summary = run.summary(logger)
-    async with session_factory(engine)() as session, session.begin():
-        await save_run_summary(session, summary, summary.daily_text())
-    logger.event("run_summary", "ok", "run summary saved", counts={"status": summary.status})
-    return summary
-
-
-@task(name="send-notifications", cache_policy=NONE, persist_result=False)
-async def send_notifications(
-    engine: AsyncEngine, settings: Settings, run_id: str, logger: EventLogger
-) -> NotifyOutcome:
-    """Every planned email of the run not delivered before; transient SMTP errors retried inside."""
-    return await send_notifications_for_run(engine, settings, "dashboard_daily", run_id, logger)
-
-
-@task(name="publish-run-artifacts", cache_policy=NONE, persist_result=False)
-async def publish_artifacts(run: DailyRun, summary: RunSummary) -> None:
-    """The markdown summary and the per-store, per-bucket counts table in the Prefect UI."""
-    key = f"daily-{run.report_date:%Y-%m-%d}"
-    await acreate_markdown_artifact(
-        markdown=run.markdown(summary), key=f"{key}-summary", description="Daily run summary"
-    )
-    await acreate_table_artifact(
-        table=run.counts_table(), key=f"{key}-counts", description="Rows downloaded per store and bucket"
-    )

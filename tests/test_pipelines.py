@@ -59,3 +59,23 @@ def test_lookups_name_what_is_unknown() -> None:
     with pytest.raises(KeyError, match="no email profile 'store_weekly_reports'"):
         DAILY.profile("store_weekly_reports")
     assert pipeline_for_document_type("invoice") is None
+
+
+def test_prefect_yaml_deploys_flows_named_as_the_registry_says() -> None:
+    import importlib
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    deployments = yaml.safe_load((root / "prefect.yaml").read_text())["deployments"]
+    flow_names = {p.flow_name for p in PIPELINES.values()}
+    assert deployments
+    for deployment in deployments:
+        path, _, attribute = deployment["entrypoint"].partition(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, attribute)
+        assert flow.name in flow_names, deployment["entrypoint"]
+        # The hooks alert for the pipeline the flow runs.
+        pipeline = next(p for p in PIPELINES.values() if p.flow_name == flow.name)
+        assert [hook.__name__ for hook in flow.on_failure_hooks] == [f"alert_{pipeline.code}"]

@@ -94,3 +94,11 @@ def test_chromium_path_configured_or_autodetected(tmp_path: Path, monkeypatch: p
     assert make().chromium_executable() == fake
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert make().chromium_executable() is None
+
+
+def test_alert_email_to_is_a_validated_comma_separated_list(tmp_path: Path) -> None:
+    settings = Settings(crm_home=tmp_path, alert_email_to=" ops@example.com ,owner@example.com,")
+    assert settings.alert_recipients == ["ops@example.com", "owner@example.com"]
+    assert Settings(crm_home=tmp_path).alert_recipients == []
+    with pytest.raises(ConfigError, match=r"ALERT_EMAIL_TO.*not an email address: ops-at-example"):
+        load_settings(crm_home=tmp_path, alert_email_to="ops-at-example, owner@example.com")

@@ -15,6 +15,7 @@ from crm_core.db.models import (
     StoreMaster,
 )
 from crm_core.json_logger import describe_exception
+from crm_core.pipelines import PIPELINES
 
 REQUIRED_TABLES = (
     "pipeline_run_summaries",
@@ -27,11 +28,6 @@ REQUIRED_TABLES = (
     "store_dashboard_summary",
     "email_sends",
 )
-EXPECTED_PROFILES = {
-    "dashboard_daily": ("run_summary", "store_daily_reports"),
-    "dashboard_weekly": ("run_summary", "store_weekly_reports"),
-    "dashboard_monthly": ("run_summary", "store_monthly_reports"),
-}
 
 
 async def run_checks(engine: AsyncEngine) -> list[str]:
@@ -60,7 +56,8 @@ async def run_checks(engine: AsyncEngine) -> list[str]:
 async def _notification_findings(session: AsyncSession) -> list[str]:
     findings: list[str] = []
     pipelines = {p.code: p for p in (await session.execute(select(Pipeline))).scalars()}
-    for pipeline_code, profile_codes in EXPECTED_PROFILES.items():
+    for pipeline_code, registered in PIPELINES.items():
+        profile_codes = [profile.code for profile in registered.profiles]
         pipeline = pipelines.get(pipeline_code)
         if pipeline is None:
             findings.append(f"pipeline {pipeline_code} is missing (crm db upgrade seeds it)")

@@ -11,6 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from crm_core.errors import TransientError, is_transient
 from crm_core.json_logger import describe_exception
 from crm_core.settings import ConfigError, Settings
 
@@ -50,6 +51,17 @@ async def ensure_reachable(engine: AsyncEngine, redacted_url: str) -> None:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise ConfigError(f"database {redacted_url} is unreachable: {describe_exception(exc)}") from None
+
+
+async def ping(engine: AsyncEngine, redacted_url: str) -> None:
+    """Like `ensure_reachable`, for runs that retry: a database that does not answer (down, restarting,
+    network) raises `TransientError`; anything else (bad password, no such database) `ConfigError`."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        error = TransientError if is_transient(exc) else ConfigError
+        raise error(f"database {redacted_url} is unreachable: {describe_exception(exc)}") from None
 
 
 @asynccontextmanager

@@ -92,7 +92,7 @@ def print_outcome(outcome: BucketOutcome, logger: EventLogger, dry_run: bool) ->
         samples: list[dict[str, Any]] = next(
             (
                 e["extras"]["sample_rows"]
-                for e in logger.events
+                for e in logger.events or []
                 if e["phase"] == "ingest" and e["extras"] and "sample_rows" in e["extras"]
             ),
             [],
@@ -131,7 +131,7 @@ def ingest_command(
         by_store[store] = path
     day = report_date or daily_report_date(zone=settings.zone)
     run_id = uuid.uuid4().hex
-    logger = EventLogger(run_id, PIPELINE, stream=None, file_path=settings.json_log_file)
+    logger = EventLogger(run_id, PIPELINE, stream=None, file_path=settings.json_log_file, events=[])
 
     async def _run() -> BucketOutcome:
         options: dict[str, Any] = {

@@ -10,7 +10,7 @@ from crm_core.cli_support import out, run_async, settings_or_exit
 from crm_core.db.engine import open_engine, session_factory
 from crm_core.json_logger import EventLogger
 from crm_core.notify.engine import NotifyOutcome, diagnose, send_notifications_for_run
-from crm_core.runs import load_run_summary, record_email_catch_up
+from crm_core.runs.store import load_run_summary, record_email_catch_up
 
 notifications_app = typer.Typer(help="Diagnose and send notification emails.", no_args_is_help=True)
 
@@ -57,14 +57,7 @@ def notifications_send(
             )
             if outcome.delivered:  # the stored summary shows the email outcome as it is now (A8)
                 async with session_factory(engine)() as session, session.begin():
-                    status = await record_email_catch_up(
-                        session,
-                        run_id,
-                        outcome.as_metrics(),
-                        all_delivered=not outcome.failed
-                        and outcome.delivered + outcome.already_sent == outcome.planned,
-                        findings=len(outcome.findings),
-                    )
+                    status = await record_email_catch_up(session, run_id, outcome)
                 out.print(f"run summary updated: status {status}", markup=False)
             return outcome
 
@@ -74,7 +67,7 @@ def notifications_send(
         raise typer.Exit(1)
     out.print(
         f"{outcome.delivered} delivered, {outcome.already_sent} already sent, {outcome.failed} failed "
-        f"of {outcome.planned} planned ({outcome.status})",
+        f"of {outcome.planned} planned ({outcome.detail})",
         markup=False,
     )
     if outcome.failed:

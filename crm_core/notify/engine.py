@@ -18,15 +18,19 @@ from crm_core.db.models import EmailSend, PipelineRunSummary
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.notify.plans import EmailPlan, PlanResult, build_plans
 from crm_core.notify.transport import Delivery, DeliveryError, send_smtp, write_outbox
-from crm_core.runs import load_run_summary
+from crm_core.runs.store import load_run_summary
 from crm_core.settings import Settings
+from crm_core.status import Status
 
 PHASE = "report_email"
 DELIVERED = ("sent", "outbox")
+NOTHING_PLANNED = "no notification emails scheduled for this run"
 
 
 @dataclass
 class NotifyOutcome:
+    """The report_email phase of a run: what was planned, delivered, skipped and what went wrong."""
+
     planned: int = 0
     delivered: int = 0
     already_sent: int = 0
@@ -34,18 +38,35 @@ class NotifyOutcome:
     findings: list[str] = field(default_factory=list)
     transport: str = "smtp"
     messages: list[str] = field(default_factory=list)
+    unrecorded: int = 0  # delivered but missing from the send log: a later send may repeat them
+    problems: list[str] = field(default_factory=list)  # one line per failed or unrecorded email
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
+        """Undelivered mail is a warning (the data is in; `crm notifications send` catches up); an email
+        missing from the send log is an error, since a later send may repeat it."""
+        if self.unrecorded:
+            return Status.ERROR
+        if self.failed or self.findings or not self.planned:
+            return Status.WARNING
+        return Status.OK
+
+    @property
+    def detail(self) -> str:
         if self.failed:
             return "partial" if self.delivered or self.already_sent else "failed"
         if not self.planned:
             return "nothing planned"
         return "outbox" if self.transport == "outbox" else "sent"
 
+    @property
+    def issues(self) -> list[str]:
+        nothing = [] if self.planned else [NOTHING_PLANNED]
+        return [*self.findings, *nothing, *self.problems]
+
     def as_metrics(self) -> dict[str, Any]:
         return {
-            "status": self.status,
+            "status": self.detail,
             "planned": self.planned,
             "delivered": self.delivered,
             "already_sent": self.already_sent,
@@ -138,7 +159,7 @@ async def _send(
         logger.event(PHASE, "warn", finding)
     outcome.planned = len(plan_result.plans)
     if not plan_result.plans:
-        logger.event(PHASE, "warn", "no notification emails scheduled for this run")
+        logger.event(PHASE, "warn", NOTHING_PLANNED)
         return outcome
     if outcome.transport == "outbox":
         logger.event(PHASE, "info", f"SMTP_HOST is not set: emails go to {settings.outbox_path}")
@@ -174,8 +195,8 @@ async def _send(
             outcome.messages.append(f"{plan.label}: {message}")
             tries = exc.attempts if isinstance(exc, DeliveryError) else 1
             record |= {"status": "failed", "error_message": message, "attempts": tries}
-            # Undelivered mail makes the run a warning: the data is in, `crm notifications send` catches up.
-            logger.event(PHASE, "warn", f"email {plan.label} failed: {message}", store_code=plan.store_code)
+            outcome.problems.append(f"email {plan.label} failed: {message}")
+            logger.event(PHASE, "warn", outcome.problems[-1], store_code=plan.store_code)
         else:
             outcome.delivered += 1
             record |= {
@@ -197,14 +218,12 @@ async def _send(
             await _record_with_one_retry(engine, record)
         except Exception as exc:  # the email is out; the other emails must still go
             outcome.messages.append(f"{plan.label}: not recorded in the send log")
-            logger.event(
-                PHASE,
-                "error",
+            outcome.unrecorded += 1
+            outcome.problems.append(
                 f"email {plan.label}: {record['status']} but not recorded in the send log "
-                "(a later send may repeat it)",
-                store_code=plan.store_code,
-                exc=exc,
+                "(a later send may repeat it)"
             )
+            logger.event(PHASE, "error", outcome.problems[-1], store_code=plan.store_code, exc=exc)
     return outcome
 
 

@@ -21,14 +21,17 @@ from crm_core.db.models import (
     StoreMaster,
 )
 from crm_core.notify.templates import render_or_raw
+from crm_core.pipelines import PIPELINES
 
-# Store-scope profiles and the document type each one sends (B9.1).
-STORE_DOC_TYPES = {
-    ("dashboard_daily", "store_daily_reports"): "store_daily_pdf",
-    ("dashboard_weekly", "store_weekly_reports"): "store_weekly_pdf",
-    ("dashboard_monthly", "store_monthly_reports"): "store_monthly_pdf",
-}
 COMBINED_STORE = "ALL"
+
+
+def store_document_type(pipeline_code: str, profile_code: str) -> str | None:
+    """The document type a store-scope profile sends (the registry's), None when it sends none."""
+    pipeline = PIPELINES.get(pipeline_code)
+    if pipeline is None or pipeline.store_profile.code != profile_code:
+        return None
+    return pipeline.document_type
 
 
 @dataclass
@@ -259,7 +262,7 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
                 plan(dict(base_context), to, cc, bcc, [f for f in files if f.is_file()], None)
             )
         elif profile.scope == "store":
-            doc_type = STORE_DOC_TYPES.get((pipeline_code, profile.code))
+            doc_type = store_document_type(pipeline_code, profile.code)
             if doc_type is None:
                 result.findings.append(
                     f"profile {where}: store scope is not defined for this pipeline/profile"

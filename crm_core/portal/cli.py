@@ -95,6 +95,7 @@ def fetch(
         "portal_fetch",
         stream=None,
         file_path=settings.json_log_file,
+        events=[],
     )
     result = run_async(_fetch(settings, codes, report_date, logger))
     table = Table(title=f"Portal download for {report_date} ({result.duration_s:.1f}s)")
@@ -106,7 +107,7 @@ def fetch(
         figures = str(store.figures.found_metrics) if store.figures else "-"
         table.add_row(code, store.status, figures, *rows, store.reason or "")
     out.print(table)
-    for event in logger.events:
+    for event in logger.events or []:
         if event["status"] in ("warn", "warning", "error"):
             where = " ".join(str(v) for v in (event["store_code"], event["bucket"]) if v)
             console.print(f"[yellow]{event['status']}[/] {event['message']} {f'({where})' if where else ''}")

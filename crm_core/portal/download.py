@@ -37,10 +37,10 @@ from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, v
 from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv, write_atomic
 from crm_core.portal.session import LoginFailed, PortalSession, load_storage_state, open_browser
 from crm_core.settings import Settings
+from crm_core.status import Status
 
 ExportStatus = Literal["ok", "skipped"]
 StoreStatus = Literal["ok", "partial", "failed"]
-PhaseStatus = Literal["ok", "warning", "error"]
 
 _NOT_OK: tuple[StoreStatus, ...] = ("partial", "failed")
 _UNSAFE_NAME = re.compile(r"(\.\.|/|\\)")
@@ -96,13 +96,29 @@ class DownloadResult:
     def skipped_exports(self) -> int:
         return sum(1 for s in self.stores.values() for e in s.exports.values() if e.status != "ok")
 
+    def figure_warnings(self, code: str) -> list[str]:
+        """What was odd about a store's dashboard figures (a value not read, another date than asked)."""
+        figures = self.stores[code].figures
+        if figures is None:
+            return []
+        lines = list(figures.warnings)
+        if figures.dashboard_date is not None and figures.dashboard_date != self.report_date:
+            lines.append(
+                f"dashboard date {figures.dashboard_date} differs from report date {self.report_date}"
+            )
+        return lines
+
     @property
-    def status(self) -> PhaseStatus:
-        """error when the login failed or no store was downloaded at all (not even in part); warning
-        when some store, dashboard or export failed; else ok."""
-        if self.login_failed or not (self._count("ok") + self._count("partial")):
-            return "error"
-        return "ok" if self._count("ok") == len(self.stores) else "warning"
+    def status(self) -> Status:
+        """error when the portal login failed (no fresh data at all); warning when some store did not
+        download everything or its dashboard figures came with warnings (the others went through)."""
+        if self.login_failed:
+            return Status.ERROR
+        if any(store.status != "ok" for store in self.stores.values()):
+            return Status.WARNING
+        if any(self.figure_warnings(code) for code in self.figures):
+            return Status.WARNING
+        return Status.OK
 
     @property
     def detail(self) -> str:

@@ -25,7 +25,7 @@ from crm_core.db.models import INGEST_TABLES, Document, EmailSend, PipelineRunSu
 from crm_core.demo import seed_demo
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
-from crm_core.runs import load_run_summary
+from crm_core.runs.store import load_run_summary
 from flows.daily import daily_flow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.usefixtures("prefect_harness")]
@@ -256,6 +256,8 @@ async def test_dry_run_writes_deletes_and_sends_nothing(
     state, result = await run_daily(dry_run=True)
     assert state.is_completed() and result["dry_run"]
     assert result["metrics"]["email"]["status"] == "skipped (dry run)"
+    assert result["metrics"]["pdf"]["skipped"] == "dry run"
+    assert "- report_email" not in result["summary_text"] and "- report:" not in result["summary_text"]
     for bucket in BUCKETS:
         assert await table_rows(db, bucket) == []
         assert result["metrics"]["buckets"][bucket]["counts"]["merged_rows"] > 0
@@ -304,6 +306,21 @@ async def test_no_etl_store_stops_before_any_browser_work_and_alerts(
     async with db.connect() as conn:
         summaries = await conn.execute(text("SELECT count(*) FROM pipeline_run_summaries"))
         assert summaries.scalar_one() == 0
+
+
+async def test_failed_dry_run_sends_and_writes_no_alert(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
+) -> None:
+    """A dry run promises to send and write nothing, even when it fails: the alert is in its log only."""
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE store_master SET etl_flag = false, report_flag = false"))
+    state = await daily_flow(report_date=DAY, dry_run=True, return_state=True)
+    assert state.is_failed()
+    assert "no stores are flagged for ETL" in str(await state.aresult(raise_on_failure=False))
+    assert messages(smtp_server) == []
+    async with db.connect() as conn:
+        for table in ("email_sends", "pipeline_run_summaries"):
+            assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one() == 0
 
 
 def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]) -> None:

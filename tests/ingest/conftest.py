@@ -32,4 +32,4 @@ def out_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def event_logger() -> EventLogger:
     """Keeps events in memory only (no stdout), so tests can inspect what was logged."""
-    return EventLogger(run_id="test-run", pipeline="dashboard_daily", stream=None)
+    return EventLogger(run_id="test-run", pipeline="dashboard_daily", stream=None, events=[])

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_core.audit import DRY_RUN_REASON, BucketOutcome, audit_and_cleanup, process_bucket
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, ExportSpec
 from crm_core.ingest import IngestResult
-from crm_core.json_logger import EventLogger
+from crm_core.json_logger import EventLogger, normalise_status
 from crm_core.merge import MergeResult
-from crm_core.runs import overall_status
+from crm_core.runs.phases import BUCKET_PHASES
+from crm_core.status import Status, worst
 
 DAY = date(2025, 11, 19)
 VENDOR_HEADER = (
@@ -45,7 +46,7 @@ def listing(folder: Path) -> list[str]:
 
 
 def logger() -> EventLogger:
-    return EventLogger(run_id="run-a", pipeline="test", stream=None)
+    return EventLogger(run_id="run-a", pipeline="test", stream=None, events=[])
 
 
 async def count(engine: AsyncEngine, table: str) -> int:
@@ -134,9 +135,11 @@ async def test_database_failure_is_an_error_verdict_with_files_kept(
     assert outcome.verdict == "error" and outcome.reason.startswith("missed_leads: database error")
     assert listing(work) == ["A668-missed-leads.csv", "merged_missed_leads_20251119.csv"]
     assert outcome.ingest is None and outcome.counts()["merged_rows"] == 1
-    assert any(e["phase"] == "ingest" and e["status"] == "warn" for e in log.events)
+    assert any(e["phase"] == "ingest" and e["status"] == "warn" for e in log.events or [])
     # One failed bucket makes the run a warning, not an error: the other buckets went through.
-    assert overall_status(log.phase_counts()) == "warning"
+    assert outcome.phase_status("ingest") is Status.WARNING
+    assert outcome.phase_status("merge") is Status.OK
+    assert outcome.phase_issues("ingest") == [f"bucket missed_leads: {outcome.reason}"]
     assert "9700000001" not in json.dumps(log.events)
 
 
@@ -213,3 +216,34 @@ def test_audit_rule_ok_only_when_nothing_rejected_and_counts_reconcile() -> None
     errored = audit_and_cleanup(*result(4, 0, 4, 0), dry_run=False, error="boom")
     assert (errored.verdict, errored.reason) == ("error", "boom")
     assert audit_and_cleanup(*result(4, 0, 0, 0), dry_run=True).reason == DRY_RUN_REASON
+
+
+def statuses_from_events(log: EventLogger) -> dict[str, Status]:
+    """Per bucket phase, the worst status its events were logged with (what the run showed before)."""
+    seen: dict[str, Status] = {}
+    for event in log.events or []:
+        if event["phase"] in BUCKET_PHASES:
+            status = Status(normalise_status(event["status"]))
+            seen[event["phase"]] = worst([seen.get(event["phase"], Status.OK), status])
+    return seen
+
+
+async def test_phase_statuses_are_what_the_events_say(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Every bucket phase's status, decided from the outcome, is the one its logged events report."""
+    rows = [lead_line(1, "A668"), lead_line(2, "A668", row_id="x"), lead_line(3, "A668", mobile="")]
+    scenarios: dict[str, tuple[AsyncEngine | None, bool, list[str] | None]] = {
+        "ok": (engine, False, [lead_line(1, "A668")]),
+        "rejected": (engine, False, rows),
+        "dry run": (engine, True, rows),
+        "no database": (None, False, [lead_line(1, "A668")]),
+        "no input": (engine, False, None),
+    }
+    for name, (db, dry_run, lines) in scenarios.items():
+        work = tmp_path / name.replace(" ", "_")
+        work.mkdir()
+        files = {"A668": vendor_file(work, "A668", lines) if lines else work / "missing.csv"}
+        log = logger()
+        outcome = await run(db, files, work, dry_run=dry_run, log=log)
+        from_outcome = {p: s for p in BUCKET_PHASES if (s := outcome.phase_status(p)) is not None}
+        assert from_outcome == statuses_from_events(log), name
+        assert bool(any(outcome.phase_issues(p) for p in BUCKET_PHASES)) == (name != "ok"), name

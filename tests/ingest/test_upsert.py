@@ -255,7 +255,7 @@ async def test_dropped_column_fails_the_bucket_as_ingest_error(engine: AsyncEngi
 
 
 async def test_dry_run_writes_nothing_and_logs_masked_samples(engine: AsyncEngine, work: Path) -> None:
-    logger = EventLogger(run_id="dry", pipeline="test", stream=None)
+    logger = EventLogger(run_id="dry", pipeline="test", stream=None, events=[])
     path = write_merged(
         work / "merged_missed_leads_20251119.csv",
         MISSED_LEADS,

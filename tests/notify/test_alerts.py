@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -10,6 +11,7 @@ from crm_core.db.stores import add_recipient
 from crm_core.json_logger import EventLogger
 from crm_core.notify.alerts import send_flow_alert
 from crm_core.notify.engine import send_notifications_for_run
+from crm_core.pipelines import DAILY
 from crm_core.settings import Settings
 
 
@@ -19,20 +21,20 @@ async def test_alert_goes_to_run_summary_recipients_once(settings: Settings, smt
     engine = make_engine(settings.db_url)
     try:
         assert "no run_summary recipients" in await send_flow_alert(
-            engine, smtp, "dashboard_daily", "r1", "Crashed", "worker died"
+            engine, smtp, DAILY, "r1", "Crashed", "worker died"
         )
         async with session_factory(engine)() as session, session.begin():
             await add_recipient(session, "run_summary", "owner@example.com", pipeline_code="dashboard_daily")
             await add_recipient(
                 session, "run_summary", "admin@example.com", pipeline_code="dashboard_daily", send_as="cc"
             )
-        result = await send_flow_alert(engine, smtp, "dashboard_daily", "r1", "Crashed", "worker died")
+        result = await send_flow_alert(engine, smtp, DAILY, "r1", "Crashed", "worker died")
         assert result.startswith("alert sent")
         assert len(handler.messages) == 1
         message = handler.messages[0]["message"]
         assert message["Subject"] == "[TSV Pipeline ALERT] dashboard_daily run Crashed"  # type: ignore[index]
         assert set(handler.messages[0]["rcpt_tos"]) == {"owner@example.com", "admin@example.com"}  # type: ignore[arg-type]
-        again = await send_flow_alert(engine, smtp, "dashboard_daily", "r1", "Crashed", "worker died")
+        again = await send_flow_alert(engine, smtp, DAILY, "r1", "Crashed", "worker died")
         assert "already delivered" in again and len(handler.messages) == 1
         async with session_factory(engine)() as session:
             rows = (await session.execute(select(EmailSend))).scalars().all()
@@ -52,13 +54,9 @@ async def test_failed_alert_is_recorded_and_retried(settings: Settings, smtp_ser
         down = settings.model_copy(
             update={"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_security": "none"}
         )
-        assert (await send_flow_alert(engine, down, "dashboard_daily", "r2", "Failed", "x")).startswith(
-            "alert failed"
-        )
+        assert (await send_flow_alert(engine, down, DAILY, "r2", "Failed", "x")).startswith("alert failed")
         up = down.model_copy(update={"smtp_port": port})
-        assert (await send_flow_alert(engine, up, "dashboard_daily", "r2", "Failed", "x")).startswith(
-            "alert sent"
-        )
+        assert (await send_flow_alert(engine, up, DAILY, "r2", "Failed", "x")).startswith("alert sent")
         assert len(handler.messages) == 1
         # A run whose summary email went out gets no extra alert.
         logger = EventLogger("r2", "dashboard_daily", stream=io.StringIO())
@@ -66,3 +64,67 @@ async def test_failed_alert_is_recorded_and_retried(settings: Settings, smtp_ser
         assert outcome.planned == 0
     finally:
         await engine.dispose()
+
+
+async def test_alert_email_to_is_the_fallback_when_nobody_is_on_the_run_summary(  # type: ignore[no-untyped-def]
+    settings: Settings, smtp_server
+) -> None:
+    port, handler = smtp_server
+    smtp = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": "none",
+            "alert_email_to": "ops@example.com, owner@example.com",
+        }
+    )
+    engine = make_engine(settings.db_url)
+    try:
+        result = await send_flow_alert(engine, smtp, DAILY, "r3", "Failed", "boom")
+        assert result.startswith("alert sent"), result
+        assert set(handler.messages[0]["rcpt_tos"]) == {"ops@example.com", "owner@example.com"}  # type: ignore[arg-type]
+        async with session_factory(engine)() as session:
+            rows = (await session.execute(select(EmailSend.profile_code, EmailSend.status))).all()
+        assert rows == [("alert", "sent")]
+    finally:
+        await engine.dispose()
+
+
+async def test_alert_reaches_alert_email_to_when_the_database_is_down(  # type: ignore[no-untyped-def]
+    tmp_path: Path, smtp_server
+) -> None:
+    from tests.conftest import free_port
+
+    port, handler = smtp_server
+    down_url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/crm"  # nothing listens there
+    smtp = Settings(
+        crm_home=tmp_path,
+        database_url=down_url,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        alert_email_to="ops@example.com",
+    )
+    engine = make_engine(smtp.db_url)
+    try:
+        result = await send_flow_alert(engine, smtp, DAILY, "r4", "Failed", "database is down")
+    finally:
+        await engine.dispose()
+    assert result.startswith("alert sent") and "database unreachable" in result, result
+    assert len(handler.messages) == 1 and handler.messages[0]["rcpt_tos"] == ["ops@example.com"]
+    body = handler.messages[0]["message"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "database is down" in body and "could not be read" in body
+
+
+async def test_without_alert_email_to_a_database_down_alert_says_why_it_was_not_sent(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    down = Settings(
+        crm_home=tmp_path, database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/crm"
+    )
+    engine = make_engine(down.db_url)
+    try:
+        result = await send_flow_alert(engine, down, DAILY, "r5", "Failed", "x")
+    finally:
+        await engine.dispose()
+    assert "database unreachable" in result and "ALERT_EMAIL_TO is not set" in result

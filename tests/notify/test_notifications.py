@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,15 +17,32 @@ from crm_core.db.stores import add_recipient, add_store
 from crm_core.json_logger import EventLogger
 from crm_core.notify.engine import diagnose, send_notifications_for_run
 from crm_core.notify.templates import TemplateRenderError, render
-from crm_core.runs import RunSummary, save_run_summary
+from crm_core.pipelines import DAILY
+from crm_core.runs.record import RunRecord
+from crm_core.runs.store import save_run_record
 from crm_core.settings import Settings
+from crm_core.status import PhaseResult, Status
 
 RUN = "run-notify-1"
 REPORT_DATE = date(2025, 11, 17)
 
 
+def stored_run(run_id: str, started: datetime, download: Status) -> RunRecord:
+    """A daily run whose download phase ended with `download`, as the flow would store it."""
+    record = RunRecord(
+        DAILY,
+        run_id,
+        "dev",
+        report_date=REPORT_DATE,
+        started_at=started,
+        finished_at=started + timedelta(minutes=5),
+    )
+    record.set_phase("download", PhaseResult(download, "3/3 stores"))
+    return record
+
+
 def logger() -> EventLogger:
-    return EventLogger(RUN, "dashboard_daily", stream=io.StringIO())
+    return EventLogger(RUN, "dashboard_daily", stream=io.StringIO(), events=[])
 
 
 async def seed_run(engine: AsyncEngine, reports: Path, *, stores: tuple[str, ...] = ("A668", "A817")) -> None:
@@ -39,17 +56,7 @@ async def seed_run(engine: AsyncEngine, reports: Path, *, stores: tuple[str, ...
         await add_recipient(session, "store_daily_reports", "a668@example.com", store_code="A668")
         await add_recipient(session, "store_daily_reports", "ops@example.com", send_as="cc")
         await add_recipient(session, "store_daily_reports", "audit@example.com", send_as="bcc")
-        summary = RunSummary(
-            "dashboard_daily",
-            RUN,
-            "dev",
-            datetime(2025, 11, 18, 2, 0, tzinfo=UTC),
-            datetime(2025, 11, 18, 2, 5, tzinfo=UTC),
-            REPORT_DATE,
-            {"download": {"ok": 3, "warning": 0, "error": 0}},
-            {},
-        )
-        await save_run_summary(session, summary, summary.daily_text())
+        await save_run_record(session, stored_run(RUN, datetime(2025, 11, 18, 2, 0, tzinfo=UTC), Status.OK))
         for code in stores:
             path = reports / f"{code}_{REPORT_DATE}.pdf"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +98,8 @@ async def test_sends_one_email_per_store_and_a_run_summary(seeded, smtp_server) 
     outcome = await send_notifications_for_run(
         engine, smtp_settings(settings, port), "dashboard_daily", RUN, logger()
     )
-    assert (outcome.planned, outcome.delivered, outcome.failed, outcome.status) == (3, 3, 0, "sent")
+    assert (outcome.planned, outcome.delivered, outcome.failed, outcome.detail) == (3, 3, 0, "sent")
+    assert outcome.status is Status.OK and outcome.issues == []
     by_subject = {m["message"]["Subject"]: m for m in handler.messages}
     assert set(by_subject) == {
         "[TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK",
@@ -163,7 +171,10 @@ async def test_smtp_down_then_send_delivers_only_the_missing(seeded, smtp_server
     failed = await send_notifications_for_run(
         engine, down, "dashboard_daily", RUN, logger(), attempts=2, backoff_s=0.01
     )
-    assert (failed.failed, failed.delivered, failed.status) == (3, 0, "failed")
+    assert (failed.failed, failed.delivered, failed.detail) == (3, 0, "failed")
+    # Undelivered mail is a warning for the run, one issue per email naming it.
+    assert failed.status is Status.WARNING and len(failed.issues) == 3
+    assert any("A817" in issue and "failed" in issue for issue in failed.issues)
     async with session_factory(engine)() as session:
         statuses = (await session.execute(select(EmailSend.status, EmailSend.attempts))).all()
     assert statuses and all(s == ("failed", 2) for s in statuses)
@@ -181,7 +192,7 @@ async def test_smtp_down_then_send_delivers_only_the_missing(seeded, smtp_server
 async def test_without_smtp_host_emails_go_to_the_outbox(seeded) -> None:  # type: ignore[no-untyped-def]
     engine, settings = seeded
     outcome = await send_notifications_for_run(engine, settings, "dashboard_daily", RUN, logger())
-    assert outcome.status == "outbox" and outcome.delivered == 3
+    assert outcome.detail == "outbox" and outcome.delivered == 3 and outcome.status is Status.OK
     files = sorted(p.name for p in settings.outbox_path.glob("*.eml"))
     assert files == [
         "run-notify-1_run_summary_run.eml",
@@ -248,19 +259,11 @@ async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, s
     await send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger())
     assert len(handler.messages) == 3
 
-    async def rerun(run_id: str, phases: dict[str, dict[str, int]]) -> None:
+    async def rerun(run_id: str, download: Status) -> None:
         async with session_factory(engine)() as session, session.begin():
-            summary = RunSummary(
-                "dashboard_daily",
-                run_id,
-                "dev",
-                datetime(2025, 11, 18, 3, 0, tzinfo=UTC),
-                datetime(2025, 11, 18, 3, 5, tzinfo=UTC),
-                REPORT_DATE,
-                phases,
-                {},
+            await save_run_record(
+                session, stored_run(run_id, datetime(2025, 11, 18, 3, 0, tzinfo=UTC), download)
             )
-            await save_run_summary(session, summary, summary.daily_text())
             documents = (await session.execute(select(Document))).scalars().all()
             for document in documents:
                 session.add(
@@ -287,16 +290,16 @@ async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, s
                 )
 
     # Same date, same status: the store reports and the summary already went out.
-    await rerun("run-notify-2", {"download": {"ok": 3, "warning": 0, "error": 0}})
+    await rerun("run-notify-2", Status.OK)
     same = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-2", logger())
     assert (same.delivered, same.already_sent) == (0, 3)
     # Same date, the outcome changed: only the new summary goes out.
-    await rerun("run-notify-3", {"download": {"ok": 2, "warning": 1, "error": 0}})
+    await rerun("run-notify-3", Status.WARNING)
     changed = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-3", logger())
     assert (changed.delivered, changed.already_sent) == (1, 2)
     assert handler.messages[-1]["message"]["Subject"].endswith("| WARNING")
     # Back to OK: the latest summary said WARNING, so the OK one goes out again.
-    await rerun("run-notify-4", {"download": {"ok": 3, "warning": 0, "error": 0}})
+    await rerun("run-notify-4", Status.OK)
     back = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-4", logger())
     assert (back.delivered, back.already_sent) == (1, 2)
     assert handler.messages[-1]["message"]["Subject"].endswith("| OK")
@@ -308,7 +311,7 @@ async def test_a_rerun_of_the_same_date_resends_only_a_changed_summary(seeded, s
             .where(PipelineRunSummary.run_id == "run-notify-4")
             .values(overall_status="warning")
         )
-    await rerun("run-notify-5", {"download": {"ok": 3, "warning": 0, "error": 0}})
+    await rerun("run-notify-5", Status.OK)
     same_again = await send_notifications_for_run(engine, smtp, "dashboard_daily", "run-notify-5", logger())
     assert (same_again.delivered, same_again.already_sent) == (0, 3)
 
@@ -356,7 +359,12 @@ async def test_a_send_log_write_that_fails_twice_does_not_stop_the_other_emails(
     assert len(handler.messages) == 3 and outcome.delivered == 3
     assert calls.count("A668") == 2  # retried once
     assert any("A668" in m and "not recorded" in m for m in outcome.messages)
-    assert any(e["status"] == "error" and "not recorded in the send log" in e["message"] for e in log.events)
+    assert any(
+        e["status"] == "error" and "not recorded in the send log" in e["message"] for e in log.events or []
+    )
+    # An email missing from the send log may go out again: the email phase is an error.
+    assert outcome.status is Status.ERROR and outcome.unrecorded == 1
+    assert any("A668" in issue and "not recorded" in issue for issue in outcome.issues)
     async with session_factory(engine)() as session:
         logged = set((await session.execute(select(EmailSend.store_code))).scalars())
     assert logged == {"", "A817"}

@@ -43,7 +43,7 @@ async def run(
     for spec in faults:
         sim.state.faults.add(spec)
     settings = make_settings(sim, home, **config.pop("settings", {}))
-    logger = EventLogger("test-run", "dashboard_daily", stream=None)
+    logger = EventLogger("test-run", "dashboard_daily", stream=None, events=[])
     return await download_all(settings, stores, DAY, logger, config=fast_config(settings, **config)), logger
 
 

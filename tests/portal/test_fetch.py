@@ -34,7 +34,9 @@ async def portal(sim: SandboxServer, tmp_path: Path) -> AsyncIterator[tuple[Port
     settings = make_settings(sim, tmp_path)
     async with open_browser(fast_config(settings)) as browser:
         context = await browser.new_context()
-        session = PortalSession(context, fast_config(settings), EventLogger("t", "fetch", stream=None))
+        session = PortalSession(
+            context, fast_config(settings), EventLogger("t", "fetch", stream=None, events=[])
+        )
         page = await session.start()
         session.logger.events.clear()  # each test looks only at what its requests logged
         yield session, page

@@ -70,7 +70,7 @@ async def test_an_overloaded_portal_at_start_up_is_a_transient_outage(
 @e2e
 async def test_login_bootstrap_saves_state_then_sees_it_valid(sim: SandboxServer, tmp_path: Path) -> None:
     settings = make_settings(sim, tmp_path)
-    logger = EventLogger("bootstrap", "portal_login", stream=None)
+    logger = EventLogger("bootstrap", "portal_login", stream=None, events=[])
     logins = sim.state.stats["login_ok"]
     assert await interactive_login(settings, logger, headed=False)
     state = settings.storage_state_path
@@ -80,7 +80,7 @@ async def test_login_bootstrap_saves_state_then_sees_it_valid(sim: SandboxServer
 
 
 def test_a_saved_session_is_tightened_and_a_broken_one_ignored(tmp_path: Path) -> None:
-    logger = EventLogger("state", "dashboard_daily", stream=None)
+    logger = EventLogger("state", "dashboard_daily", stream=None, events=[])
     path = tmp_path / "storage_state.json"
     assert load_storage_state(path, logger) is None  # none yet: log in
     cookie = {"name": "sid", "value": "x", "domain": "127.0.0.1", "path": "/", "expires": None}

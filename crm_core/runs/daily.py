@@ -1,0 +1,141 @@
+"""The daily pipeline's part of a run record: its prerequisites and its metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm_core.db.engine import session_factory
+from crm_core.db.stores import StoreScope, store_scope
+from crm_core.errors import ConfigError
+from crm_core.notify.engine import NotifyOutcome
+from crm_core.pipelines import DAILY
+from crm_core.portal.config import PortalConfig
+from crm_core.runs.phases import BucketPhase, DownloadPhase, ReportPhase
+from crm_core.runs.record import RunRecord
+from crm_core.settings import Settings
+
+
+async def check_prerequisites(
+    engine: AsyncEngine, settings: Settings, subset: list[str] | None
+) -> StoreScope:
+    """The store scope and the portal configuration; `ConfigError` stops the run before any work."""
+    async with session_factory(engine)() as session:
+        scope = await store_scope(session, subset)
+    PortalConfig.from_settings(settings)  # URLs present
+    has_login = bool(settings.portal_username and settings.portal_password)
+    if not has_login and not settings.storage_state_path.exists():
+        raise ConfigError(
+            "PORTAL_USERNAME and PORTAL_PASSWORD must be set (or a saved session: crm portal login --headed)"
+        )
+    return scope
+
+
+def daily_record(run_id: str, env: str, report_date: date, scope: StoreScope, *, dry_run: bool) -> RunRecord:
+    return RunRecord(
+        DAILY, run_id, env, report_date=report_date, scope=scope, dry_run=dry_run, metrics=daily_metrics
+    )
+
+
+@dataclass
+class StoreMetrics:
+    configured: list[str]
+    report_stores: list[str]
+    processed: list[str]
+    failed: dict[str, str]
+    report_success: list[str]
+    report_failures: dict[str, str]
+
+
+@dataclass
+class DownloadMetrics:
+    stores_ok: int = 0
+    stores_partial: int = 0
+    stores_failed: int = 0
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    login_failed: bool = False
+    login_reason: str | None = None
+    duration_s: float | None = None
+    figures_stored: list[str] = field(default_factory=list)
+    figure_problems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PdfRecord:
+    store_code: str
+    file_path: str
+
+
+@dataclass
+class PdfMetrics:
+    generated: int
+    failed: int
+    no_data: int
+    skipped: str | None
+    records: list[PdfRecord]
+
+
+@dataclass
+class DailyMetrics:
+    """`metrics_json` of a daily run (with `dry_run` and `issues` added by the record)."""
+
+    stores: StoreMetrics
+    download: DownloadMetrics
+    buckets: dict[str, dict[str, Any]]
+    pdf: PdfMetrics
+    email: dict[str, Any]
+
+
+def daily_metrics(record: RunRecord) -> DailyMetrics:
+    download = record.phases.get("download")
+    download = download if isinstance(download, DownloadPhase) else None
+    merge = record.phases.get("merge")
+    buckets = merge.buckets if isinstance(merge, BucketPhase) else {}
+    report = record.phases.get("report")
+    report = report if isinstance(report, ReportPhase) else ReportPhase()
+    email = record.phases.get("report_email")
+    scope = record.scope or StoreScope([], [])
+    stores = download.result.stores if download else {}
+    return DailyMetrics(
+        stores=StoreMetrics(
+            configured=list(scope.etl),
+            report_stores=list(scope.report),
+            processed=download.processed if download else [],
+            failed={code: s.reason or s.status for code, s in sorted(stores.items()) if s.status != "ok"},
+            report_success=sorted(r.store_code for r in report.generated),
+            report_failures={r.store_code: r.message for r in report.reports if r.status != "ok"},
+        ),
+        download=_download_metrics(download),
+        buckets={bucket: outcome.as_metrics() for bucket, outcome in buckets.items()},
+        pdf=PdfMetrics(
+            generated=len(report.generated),
+            failed=sum(1 for r in report.reports if r.status == "error"),
+            no_data=sum(1 for r in report.reports if r.status == "no_data"),
+            skipped="dry run" if record.dry_run else report.skipped,
+            records=[PdfRecord(r.store_code, str(r.path)) for r in report.generated],
+        ),
+        email=email.as_metrics()
+        if isinstance(email, NotifyOutcome)
+        else {"status": "skipped (dry run)" if record.dry_run else "not sent"},
+    )
+
+
+def _download_metrics(phase: DownloadPhase | None) -> DownloadMetrics:
+    if phase is None:
+        return DownloadMetrics()
+    result = phase.result
+    counts = result.counts()
+    return DownloadMetrics(
+        stores_ok=counts["stores_ok"],
+        stores_partial=counts["stores_partial"],
+        stores_failed=counts["stores_failed"],
+        rows=counts["rows"],
+        login_failed=result.login_failed,
+        login_reason=result.login_reason,
+        duration_s=round(result.duration_s, 2),
+        figures_stored=list(phase.figures_stored),
+        figure_problems=dict(phase.figure_problems),
+    )
