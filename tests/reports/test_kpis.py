@@ -20,7 +20,7 @@ from crm_core.reports.kpis import (
     snapshot_change,
 )
 
-# (kpi, value, expected band label, expected score): every boundary of the B7.3 table, both sides.
+# (kpi, value, expected band label, expected score): every boundary of the band table, both sides.
 BOUNDARIES = [
     ("pickup_conversion_total_pct", "82", "Excellent", 100),
     ("pickup_conversion_total_pct", "81.99", "Good", 80),
@@ -108,7 +108,7 @@ def a817() -> dict[str, Decimal | int]:
 
 
 def test_health_matches_the_observed_samples() -> None:
-    """B7.9: A817 scored 53 (Critical), A668 scored 41 (Critical)."""
+    """The observed samples: A817 scored 53 (Critical), A668 scored 41 (Critical)."""
     health = overall_health(evaluate_kpis(a817()))
     assert (health.score, health.label, health.key, health.kpis_scored) == (53, "Critical", "critical", 7)
     a668 = {
