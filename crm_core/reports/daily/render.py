@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -45,14 +44,10 @@ def daily_report_kind(
         pipeline_code=pipeline_code,
         load=load,
         render=render_daily_pdf,
-        path_for=partial(_path_for, settings.reports_path),
+        path_for=partial(daily_pdf_path, settings.reports_path),
         no_data_message=NO_DATA_MESSAGE,
         facts=_facts,
     )
-
-
-def _path_for(reports_dir: Path, code: str, report_date: date) -> Path:
-    return daily_pdf_path(reports_dir, code, report_date)
 
 
 async def render_store_reports(
