@@ -12,7 +12,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -101,6 +101,8 @@ class ReportOutcome:
 
     store_code: str
     status: OutcomeStatus
+    # Keyword-only, so that no call can put a message where the path goes.
+    _: KW_ONLY
     path: Path | None = None
     message: str = ""
     document_id: int | None = None
