@@ -1,5 +1,4 @@
-"""How numbers, money and dates are printed in every report (DOMAIN A6): one place for daily, weekly and
-monthly PDFs.
+"""How numbers, money and dates are printed in every report: one place for daily, weekly and monthly PDFs.
 
 Rules: a real 0 prints as 0; only a missing value (None) prints as "N/A". Money uses Indian digit grouping
 (₹1,23,456.50). Percentages are stored 0–100 and printed as whole numbers ("69%"). Rounding is half-up

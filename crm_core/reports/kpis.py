@@ -1,19 +1,22 @@
-"""KPI bands, scores, overall health, recommendations and snapshot change notes (DOMAIN B7.3, B7.4).
+"""KPI bands, scores, overall health, recommendations and snapshot change notes.
 
-Pure functions over plain values, so the rules are testable without a database or a PDF.
+Pure functions over plain values, so the rules are testable without a database or a PDF. A KPI value may be
+one day's figure or a period average: bands, scores and health treat both alike, and `summarise_kpi` adds the
+period view (average, best and worst day).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from crm_core.reports.formatting import (
     Number,
-    format_count,
     format_delta,
+    format_number,
     format_pct,
     round_half_up,
     to_decimal,
@@ -22,7 +25,6 @@ from crm_core.reports.formatting import (
 BandKey = Literal["excellent", "good", "warning", "critical", "missing"]
 Tone = Literal["positive", "negative", "neutral"]
 
-# B7.3 colours.
 COLOURS: dict[BandKey, str] = {
     "excellent": "#20bf6b",
     "good": "#2d98da",
@@ -73,7 +75,7 @@ def higher_is_better(excellent: int, good: int, attention: int) -> Callable[[Dec
 
 
 def _undelivered_over_10_band(value: Decimal) -> Band:
-    # B7.3: 0 → Excellent, 1–2 → Needs Attention, ≥ 3 → Critical (there is no Good band).
+    # 0 → Excellent, 1–2 → Needs Attention, ≥ 3 → Critical (there is no Good band).
     if value <= 0:
         return EXCELLENT
     if value < 3:
@@ -82,7 +84,7 @@ def _undelivered_over_10_band(value: Decimal) -> Band:
 
 
 def _total_undelivered_band(value: Decimal) -> Band:
-    # B7.3: ≤ 2 → Excellent, 3–5 → Good, > 5 → Needs Attention (never Critical).
+    # ≤ 2 → Excellent, 3–5 → Good, > 5 → Needs Attention (never Critical).
     if value <= 2:
         return EXCELLENT
     if value <= 5:
@@ -96,9 +98,11 @@ class KpiSpec:
     label: str
     kind: Literal["pct", "count"]
     band_of: Callable[[Decimal], Band]
+    # Which way is better, to pick a period's best and worst day.
+    higher_is_better: bool = True
 
 
-# The seven primary KPIs of B7.3, in the order the report prints them. Keys are the context names of B7.2.
+# The seven primary KPIs, in the order the reports print them.
 PRIMARY_KPIS: tuple[KpiSpec, ...] = (
     KpiSpec("pickup_conversion_total_pct", "Pickup conversion (total)", "pct", higher_is_better(82, 70, 55)),
     KpiSpec("pickup_conversion_new_pct", "Pickup conversion (new)", "pct", higher_is_better(80, 60, 45)),
@@ -106,8 +110,20 @@ PRIMARY_KPIS: tuple[KpiSpec, ...] = (
         "pickup_conversion_existing_pct", "Pickup conversion (existing)", "pct", higher_is_better(95, 80, 70)
     ),
     KpiSpec("delivery_tat_pct", "Delivery within TAT", "pct", higher_is_better(95, 85, 70)),
-    KpiSpec("undelivered_10_plus_count", "Undelivered >10 days", "count", _undelivered_over_10_band),
-    KpiSpec("undelivered_total_count", "Total undelivered orders", "count", _total_undelivered_band),
+    KpiSpec(
+        "undelivered_10_plus_count",
+        "Undelivered >10 days",
+        "count",
+        _undelivered_over_10_band,
+        higher_is_better=False,
+    ),
+    KpiSpec(
+        "undelivered_total_count",
+        "Total undelivered orders",
+        "count",
+        _total_undelivered_band,
+        higher_is_better=False,
+    ),
     KpiSpec("repeat_customer_pct", "Repeat customer contribution", "pct", higher_is_better(65, 50, 35)),
 )
 KPI_BY_KEY = {spec.key: spec for spec in PRIMARY_KPIS}
@@ -125,7 +141,12 @@ class KpiResult:
 
     @property
     def display(self) -> str:
-        return format_pct(self.value) if self.spec.kind == "pct" else format_count(self.value)
+        return format_kpi(self.spec, self.value)
+
+
+def format_kpi(spec: KpiSpec, value: Number | None) -> str:
+    """'69%' for a percentage; a count prints whole, a period average of a count with one decimal."""
+    return format_pct(value) if spec.kind == "pct" else format_number(value)
 
 
 def evaluate_kpi(key: str, value: Number | None) -> KpiResult:
@@ -155,30 +176,87 @@ class Health:
         return COLOURS[self.key]
 
 
-HEALTH_LEVELS: tuple[tuple[int, str, BandKey, str], ...] = (
-    (
-        90,
-        "Excellent",
-        "excellent",
-        "Operations delivered above plan with strong conversion and service levels.",
-    ),
-    (75, "Stable", "good", "Overall performance was stable with minor optimisations available."),
-    (60, "At Risk", "warning", "Mixed performance today – a few KPIs require closer monitoring tomorrow."),
-    (0, "Critical", "critical", "Multiple KPIs triggered alerts; immediate follow-up is required."),
+HEALTH_LEVELS: tuple[tuple[int, str, BandKey], ...] = (
+    (90, "Excellent", "excellent"),
+    (75, "Stable", "good"),
+    (60, "At Risk", "warning"),
+    (0, "Critical", "critical"),
 )
+
+
+@dataclass(frozen=True)
+class HealthWording:
+    """The sentence under the health score, per level (band key), and the one when no KPI has data."""
+
+    summaries: Mapping[BandKey, str]
+    no_data: str
+
+
 NO_DATA_SUMMARY = "Insufficient dashboard data available for this store on the selected date."
+DAILY_WORDING = HealthWording(
+    {
+        "excellent": "Operations delivered above plan with strong conversion and service levels.",
+        "good": "Overall performance was stable with minor optimisations available.",
+        "warning": "Mixed performance today – a few KPIs require closer monitoring tomorrow.",
+        "critical": "Multiple KPIs triggered alerts; immediate follow-up is required.",
+    },
+    NO_DATA_SUMMARY,
+)
+PERIOD_WORDING = HealthWording(
+    {
+        "excellent": "Operations ran above plan across the period with strong conversion and service levels.",
+        "good": "Performance over the period was stable with minor optimisations available.",
+        "warning": "Mixed performance over the period – a few KPIs need closer monitoring.",
+        "critical": "Multiple KPIs were in alert over the period; follow-up is required.",
+    },
+    "Insufficient dashboard data available for this store in the selected period.",
+)
 
 
-def overall_health(results: Sequence[KpiResult]) -> Health:
+def overall_health(results: Sequence[KpiResult], wording: HealthWording = DAILY_WORDING) -> Health:
     """Rounded (half-up) mean of the non-missing KPI scores; the label follows the rounded score."""
     scores = [r.band.score for r in results if r.band.score is not None]
     if not scores:
-        return Health(0, "No Data", "warning", NO_DATA_SUMMARY, 0)
+        return Health(0, "No Data", "warning", wording.no_data, 0)
     score = int(round_half_up(Decimal(sum(scores)) / len(scores)))
-    for threshold, label, key, summary in HEALTH_LEVELS:
+    for threshold, label, key in HEALTH_LEVELS:
         if score >= threshold:
-            return Health(score, label, key, summary, len(scores))
+            return Health(score, label, key, wording.summaries[key], len(scores))
     raise AssertionError("unreachable: the last health level has threshold 0")
+
+
+# --- a KPI over a period -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KpiPeriod:
+    """A KPI over a period: the band of its average, and the best and worst days (None without data)."""
+
+    result: KpiResult
+    best: tuple[date, Decimal] | None
+    worst: tuple[date, Decimal] | None
+    days_with_data: int
+
+
+def average(values: Sequence[Number | None]) -> Decimal | None:
+    """Mean of the values that are present; None when none is."""
+    present = [d for d in map(to_decimal, values) if d is not None]
+    return sum(present, Decimal(0)) / len(present) if present else None
+
+
+def summarise_kpi(key: str, daily: Mapping[date, Number | None]) -> KpiPeriod:
+    """Average, best and worst day of one KPI; a tie goes to the earlier day."""
+    spec = KPI_BY_KEY[key]
+    days = sorted(
+        (day, dec) for day, dec in ((d, to_decimal(v)) for d, v in daily.items()) if dec is not None
+    )
+    result = evaluate_kpi(key, average([value for _, value in days]))
+    if not days:
+        return KpiPeriod(result, None, None, 0)
+    sign = 1 if spec.higher_is_better else -1
+    best = max(days, key=lambda item: (sign * item[1], -item[0].toordinal()))
+    worst = min(days, key=lambda item: (sign * item[1], item[0].toordinal()))
+    return KpiPeriod(result, best, worst, len(days))
 
 
 # --- recommendations ------------------------------------------------------------------------------------
@@ -195,7 +273,7 @@ DEFAULT_HIGHLIGHT = "No standout wins logged – maintain steady execution tomor
 DEFAULT_FOCUS = "Operations were stable with no major risk signals."
 DEFAULT_ACTION = "Continue standard playbook reviews with the on-duty manager."
 
-# (kpi key, highlight when Excellent/Good, focus + action when Needs Attention/Critical); table order of B7.4.
+# (kpi key, highlight when Excellent/Good, focus + action when Needs Attention/Critical), in report order.
 _HIGHLIGHT_RULES: tuple[tuple[str, str], ...] = (
     (
         "pickup_conversion_total_pct",
@@ -244,6 +322,19 @@ def recommendations(results: Sequence[KpiResult]) -> Recommendations:
 
 # --- operating snapshot ---------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class SnapshotMetric:
+    """One row of a before/after table: a label and the two values compared."""
+
+    label: str
+    previous: Number | None
+    current: Number | None
+    # A month-to-date counter whose previous value is from an earlier month: it restarted, so the
+    # difference says nothing about the change.
+    counter_restarted: bool = False
+
+
 NOTE_NO_CURRENT = "No data captured for this metric today."
 NOTE_NO_PREVIOUS = "No previous data available for comparison yet."
 NOTE_FLAT = "Flat versus the previous data point."
@@ -271,7 +362,7 @@ class SnapshotChange:
 def snapshot_change(
     previous: Number | None, current: Number | None, *, counter_restarted: bool = False
 ) -> SnapshotChange:
-    """B7.4 change note; every snapshot metric is "higher is better"."""
+    """The change note of a snapshot row; every snapshot metric is "higher is better"."""
     prev, cur = to_decimal(previous), to_decimal(current)
     if cur is None:
         return SnapshotChange(prev, cur, None, NOTE_NO_CURRENT, "neutral")

@@ -63,7 +63,7 @@ def register_fonts() -> None:
         _fonts_registered = True
 
 
-# --- palette (DOMAIN B7.3 / B7.8) ------------------------------------------------------------------------
+# --- palette ---------------------------------------------------------------------------------------------
 
 TEXT = HexColor("#1c1c1c")
 MUTED = HexColor("#4f4f4f")
@@ -91,6 +91,13 @@ CONTENT_TOP = PAGE_HEIGHT - MARGIN
 FOOTER_RULE_Y = MARGIN + 2
 FOOTER_BASELINE = MARGIN - 10
 CONTENT_BOTTOM = FOOTER_RULE_Y + 10
+CONTENT_RIGHT = MARGIN + CONTENT_WIDTH
+
+
+def widths(*fractions: float) -> list[float]:
+    """Column widths as fractions of the content width."""
+    return [CONTENT_WIDTH * f for f in fractions]
+
 
 # --- text ------------------------------------------------------------------------------------------------
 

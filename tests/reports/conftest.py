@@ -1,4 +1,4 @@
-"""A realistic daily report context (figures of the B7.9 sample store A817) for renderer tests."""
+"""A realistic daily report context (figures of the sample store A817) for renderer tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from crm_core.dashboard import METRIC_NAMES
-from crm_core.reports.daily_data import DailyReportContext, MissedLead, UndeliveredOrder, committed_date
+from crm_core.reports.actions import MissedLead, UndeliveredOrder, committed_date
+from crm_core.reports.daily.data import DailyReportContext
 
 REPORT_DATE = date(2025, 11, 17)
 

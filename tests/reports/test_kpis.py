@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,15 +13,18 @@ from crm_core.reports.kpis import (
     NOTE_FLAT,
     NOTE_NO_CURRENT,
     NOTE_NO_PREVIOUS,
+    PERIOD_WORDING,
     PRIMARY_KPIS,
+    average,
     evaluate_kpi,
     evaluate_kpis,
     overall_health,
     recommendations,
     snapshot_change,
+    summarise_kpi,
 )
 
-# (kpi, value, expected band label, expected score): every boundary of the B7.3 table, both sides.
+# (kpi, value, expected band label, expected score): every boundary of the band table, both sides.
 BOUNDARIES = [
     ("pickup_conversion_total_pct", "82", "Excellent", 100),
     ("pickup_conversion_total_pct", "81.99", "Good", 80),
@@ -108,7 +112,7 @@ def a817() -> dict[str, Decimal | int]:
 
 
 def test_health_matches_the_observed_samples() -> None:
-    """B7.9: A817 scored 53 (Critical), A668 scored 41 (Critical)."""
+    """The observed samples: A817 scored 53 (Critical), A668 scored 41 (Critical)."""
     health = overall_health(evaluate_kpis(a817()))
     assert (health.score, health.label, health.key, health.kpis_scored) == (53, "Critical", "critical", 7)
     a668 = {
@@ -229,3 +233,44 @@ def test_snapshot_change_notes() -> None:
     assert (no_prev.delta_text, no_prev.note, no_prev.tone) == ("—", NOTE_NO_PREVIOUS, "neutral")
     no_cur = snapshot_change(13, None)
     assert (no_cur.delta_text, no_cur.note, no_cur.colour) == ("—", NOTE_NO_CURRENT, "#1c1c1c")
+
+
+# --- a KPI over a period ---------------------------------------------------------------------------------
+
+MON = date(2025, 11, 10)
+
+
+def day(offset: int) -> date:
+    return MON + timedelta(days=offset)
+
+
+def test_period_average_bands_like_a_daily_value() -> None:
+    period = summarise_kpi(
+        "pickup_conversion_total_pct",
+        {day(0): Decimal("80"), day(1): None, day(2): Decimal("60"), day(3): Decimal("70")},
+    )
+    assert period.result.value == Decimal("70") and period.result.band.label == "Good"
+    assert period.result.display == "70%" and period.days_with_data == 3
+    assert period.best == (day(0), Decimal("80")) and period.worst == (day(2), Decimal("60"))
+
+
+def test_lower_is_better_kpis_pick_the_smallest_as_best_and_ties_go_to_the_earlier_day() -> None:
+    period = summarise_kpi("undelivered_10_plus_count", {day(2): 1, day(0): 4, day(1): 1, day(3): 4})
+    assert period.best == (day(1), Decimal(1)) and period.worst == (day(0), Decimal(4))
+    # 2.5 on average: shown with its decimal, banded like a daily 2.5.
+    assert (period.result.display, period.result.band.label) == ("2.5", "Needs Attention")
+
+
+def test_period_without_any_value() -> None:
+    period = summarise_kpi("delivery_tat_pct", {day(0): None})
+    assert (period.best, period.worst, period.days_with_data) == (None, None, 0)
+    assert (period.result.band.label, period.result.display) == ("No Data", "N/A")
+    assert average([]) is None and average([None, 1, Decimal("2.5")]) == Decimal("1.75")
+
+
+def test_period_wording_of_health() -> None:
+    results = evaluate_kpis({"delivery_tat_pct": 99})
+    daily, period = overall_health(results), overall_health(results, PERIOD_WORDING)
+    assert (daily.score, daily.label) == (period.score, period.label) == (100, "Excellent")
+    assert "period" in period.summary and period.summary != daily.summary
+    assert overall_health([], PERIOD_WORDING).summary == PERIOD_WORDING.no_data

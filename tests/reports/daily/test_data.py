@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
 from crm_core.db.models import INGEST_TABLES
-from crm_core.reports.daily_data import load_daily_context
+from crm_core.reports.daily.data import load_daily_context
 from crm_core.reports.kpis import snapshot_change
 
 T = date(2025, 11, 17)

@@ -17,7 +17,7 @@ from crm_core.db.engine import session_factory
 from crm_core.db.models import INGEST_TABLES, Document
 from crm_core.json_logger import EventLogger
 from crm_core.reports.daily import NO_DATA_MESSAGE, render_store_reports
-from crm_core.reports.daily_pdf import daily_pdf_path
+from crm_core.reports.daily.layout import daily_pdf_path
 from crm_core.settings import Settings
 
 T = date(2025, 11, 17)

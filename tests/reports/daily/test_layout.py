@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from crm_core.reports.daily_data import DailyReportContext
-from crm_core.reports.daily_pdf import (
+from crm_core.reports.daily.data import DailyReportContext
+from crm_core.reports.daily.layout import daily_pdf_path, render_daily_pdf
+from crm_core.reports.formatting import format_money
+from crm_core.reports.sections import (
     MISSED_LEADS_TITLE,
     NO_MISSED_LEADS,
     NO_UNDELIVERED,
     UNDELIVERED_TITLE,
-    daily_pdf_path,
-    render_daily_pdf,
 )
-from crm_core.reports.formatting import format_money
 
 MakeContext = Callable[..., DailyReportContext]
 FOOTER = "TSV Store Performance Report • Automated dashboard insights • 2025-11-17"
@@ -86,7 +85,7 @@ def test_first_page_shows_header_health_and_figures(big_pdf: tuple[DailyReportCo
         "No previous data available for comparison yet.",
     ):
         assert expected in first, expected
-    # Section order of B7.7.
+    # Section order.
     positions = [
         first.index(s) for s in ("OVERALL HEALTH", "Primary KPIs", "Secondary Indicators", "Operating")
     ]

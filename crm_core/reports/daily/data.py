@@ -1,7 +1,7 @@
-"""Everything the daily store PDF shows, read from the database (DOMAIN B7.1, B7.2, B7.5, B7.6).
+"""Everything the daily store PDF shows, read from the database.
 
-The loader only reads; it works on PostgreSQL and SQLite (orderings with NULLs are done in Python so both
-dialects agree). Store codes are compared upper-cased (B12.12).
+The loader only reads; it works on PostgreSQL and SQLite. Store codes are compared upper-cased because the
+exports do not agree on case.
 """
 
 from __future__ import annotations
@@ -11,65 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.dashboard import METRIC_NAMES
 from crm_core.db.models import INGEST_TABLES, StoreMaster, store_dashboard_summary
-from crm_core.reports.formatting import Number, to_decimal
-
-DEFAULT_COMMIT_DAYS = 3  # B7.5: committed date = order date + 3 days when the portal gives none
+from crm_core.reports.actions import (
+    MissedLead,
+    UndeliveredOrder,
+    load_open_missed_leads,
+    load_undelivered,
+    total_net,
+)
+from crm_core.reports.formatting import Number
+from crm_core.reports.kpis import SnapshotMetric
 
 SummaryValues = Mapping[str, Decimal | int | None]
-
-
-@dataclass(frozen=True)
-class UndeliveredOrder:
-    order_id: str
-    order_date: date | None
-    expected_deliver_on: date | None
-    net_amount: Decimal | None
-    committed_date: date | None
-    age_days: int | None
-
-
-@dataclass(frozen=True)
-class MissedLead:
-    pickup_no: str
-    mobile_number: str
-    customer_name: str | None
-    pickup_created_date: date | None
-    pickup_created_time: str | None
-    pickup_date: date | None
-    pickup_time: str | None
-    source: str | None
-    customer_type: str | None
-
-    @property
-    def pickup_created(self) -> str:
-        """B7.6: `YYYY-MM-DD HH:MM:SS` (date and time joined; either may be missing)."""
-        return _join(self.pickup_created_date, self.pickup_created_time)
-
-    @property
-    def pickup_slot(self) -> str:
-        """B7.6: `YYYY-MM-DD <slot>`."""
-        return _join(self.pickup_date, self.pickup_time)
-
-
-def _join(day: date | None, text: str | None) -> str:
-    return " ".join(p for p in (day.isoformat() if day else "", (text or "").strip()) if p)
-
-
-@dataclass(frozen=True)
-class SnapshotMetric:
-    label: str
-    previous: Number | None
-    current: Number | None
-    # A month-to-date counter (A6, B3.2) whose previous value is from an earlier month: it restarted,
-    # so T minus T-1 says nothing about the day.
-    counter_restarted: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,8 +52,6 @@ class DailyReportContext:
     def metric(self, name: str) -> Decimal | int | None:
         return self.current.get(name)
 
-    # B7.2 context values --------------------------------------------------------------------------------
-
     @property
     def kpi_values(self) -> dict[str, Number | None]:
         """Inputs of the seven primary KPIs (keys of `kpis.PRIMARY_KPIS`)."""
@@ -119,8 +75,8 @@ class DailyReportContext:
 
     @property
     def undelivered_total_net(self) -> Decimal:
-        """B7.5: sum of net amounts of the action list, NULL counted as 0."""
-        return sum((o.net_amount or Decimal(0) for o in self.undelivered_orders), Decimal(0))
+        """Sum of the net amounts of the undelivered orders, a missing amount counted as 0."""
+        return total_net(self.undelivered_orders)
 
     @property
     def snapshot(self) -> list[SnapshotMetric]:
@@ -153,75 +109,6 @@ class DailyReportContext:
         ]
 
 
-# --- pure helpers ------------------------------------------------------------------------------------
-
-
-def committed_date(order_date: date | None, expected: date | None) -> date | None:
-    if expected is not None:
-        return expected
-    if order_date is not None:
-        return order_date + timedelta(days=DEFAULT_COMMIT_DAYS)
-    return None
-
-
-def build_undelivered(rows: list[Mapping[str, Any]], report_date: date) -> list[UndeliveredOrder]:
-    """B7.5 rows sorted by age descending, unknown age last (then order date, order id)."""
-    orders = []
-    for row in rows:
-        committed = committed_date(row["order_date"], row["expected_deliver_on"])
-        orders.append(
-            UndeliveredOrder(
-                order_id=str(row["order_id"]),
-                order_date=row["order_date"],
-                expected_deliver_on=row["expected_deliver_on"],
-                net_amount=to_decimal(row["net_amount"]),
-                committed_date=committed,
-                age_days=(report_date - committed).days if committed is not None else None,
-            )
-        )
-    orders.sort(
-        key=lambda o: (
-            o.age_days is None,
-            -(o.age_days or 0),
-            o.order_date or date.max,
-            o.order_id,
-        )
-    )
-    return orders
-
-
-def build_missed_leads(rows: list[Mapping[str, Any]]) -> list[MissedLead]:
-    """B7.6 order: customer type ascending ("Existing" before "New"), created date, created time."""
-    leads = [
-        MissedLead(
-            pickup_no=str(row["pickup_no"]),
-            mobile_number=str(row["mobile_number"] or ""),
-            customer_name=row["customer_name"],
-            pickup_created_date=row["pickup_created_date"],
-            pickup_created_time=row["pickup_created_time"],
-            pickup_date=row["pickup_date"],
-            pickup_time=row["pickup_time"],
-            source=row["source"],
-            customer_type=row["customer_type"],
-        )
-        for row in rows
-    ]
-    leads.sort(
-        key=lambda lead: (
-            lead.customer_type is None,
-            (lead.customer_type or "").casefold(),
-            lead.pickup_created_date is None,
-            lead.pickup_created_date or date.min,
-            lead.pickup_created_time or "",
-            lead.pickup_no,
-        )
-    )
-    return leads
-
-
-# --- loader ------------------------------------------------------------------------------------------
-
-
 async def load_daily_context(
     session: AsyncSession,
     store_code: str,
@@ -231,7 +118,7 @@ async def load_daily_context(
     generated_at: datetime | None = None,
     timezone: str = "Asia/Kolkata",
 ) -> DailyReportContext | None:
-    """The report context, or None when the store has no dashboard summary for `report_date` (B7.1)."""
+    """The report context, or None when the store has no dashboard summary for `report_date`."""
     code = store_code.strip().upper()
     store = (
         await session.execute(
@@ -276,38 +163,7 @@ async def load_daily_context(
         )
     ).all()
     lead_counts: dict[date, int] = {row[0]: int(row[1]) for row in lead_rows}
-    open_leads = (
-        (
-            await session.execute(
-                select(
-                    leads.c.pickup_no,
-                    leads.c.mobile_number,
-                    leads.c.customer_name,
-                    leads.c.pickup_created_date,
-                    leads.c.pickup_created_time,
-                    leads.c.pickup_date,
-                    leads.c.pickup_time,
-                    leads.c.source,
-                    leads.c.customer_type,
-                ).where(func.upper(leads.c.store_code) == code, leads.c.is_order_placed.is_(False))
-            )
-        )
-        .mappings()
-        .all()
-    )
-
     orders = INGEST_TABLES["undelivered_all"]
-    pending = (
-        (
-            await session.execute(
-                select(
-                    orders.c.order_id, orders.c.order_date, orders.c.expected_deliver_on, orders.c.net_amount
-                ).where(func.upper(orders.c.store_code) == code, orders.c.actual_deliver_on.is_(None))
-            )
-        )
-        .mappings()
-        .all()
-    )
     snapshot_count = (
         await session.execute(
             select(func.count()).where(
@@ -337,8 +193,8 @@ async def load_daily_context(
         leads_today=lead_counts.get(report_date, 0),
         leads_previous=lead_counts.get(report_date - timedelta(days=1), 0),
         undelivered_snapshot_count=int(snapshot_count),
-        undelivered_orders=tuple(build_undelivered([dict(r) for r in pending], report_date)),
-        missed_leads=tuple(build_missed_leads([dict(r) for r in open_leads])),
+        undelivered_orders=tuple(await load_undelivered(session, code, report_date)),
+        missed_leads=tuple(await load_open_missed_leads(session, code)),
         # No repeat_customers rows at all is missing data (the export may not have been ingested), not 0.
         repeat_customers_count=int(repeat_count) if repeat_count else None,
         timezone=timezone,

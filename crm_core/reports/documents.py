@@ -1,0 +1,267 @@
+"""Rendering a report for every report store and recording each PDF in `documents`.
+
+`render_reports` is the loop every report (daily, weekly, monthly) runs: per store, load the context, render
+the PDF, write the `documents` row. One store's failure never stops the others; every step is an event of
+the report phase, so the run summary counts them. A report adds a loader, a renderer and a path function,
+never another loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crm_core.db.engine import session_factory
+from crm_core.db.models import Document
+from crm_core.json_logger import EventLogger, describe_exception
+
+PHASE = "report"
+DOC_SUBTYPE = "pipeline_report"
+MIME_PDF = "application/pdf"
+
+OutcomeStatus = Literal["ok", "no_data", "error"]
+ResultStatus = Literal["ok", "warning", "error"]
+
+P = TypeVar("P")  # the period a report covers: a date for the daily report
+C = TypeVar("C")  # what a loader returns and a renderer draws
+
+Loader = Callable[[AsyncSession, str, P], Awaitable[C | None]]
+Renderer = Callable[[C, Path], object]
+
+
+# --- paths -------------------------------------------------------------------------------------------
+
+
+def safe_store_code(store_code: str) -> str:
+    """The store code upper-cased and made safe as a file name."""
+    return re.sub(r"[^A-Z0-9_-]", "_", store_code.strip().upper()) or "UNKNOWN"
+
+
+def report_pdf_path(reports_dir: Path, kind: str, period_end: date, store_code: str, label: str) -> Path:
+    """`<reports_dir>/<YYYY of period end>/<kind>/<CODE>_<label>.pdf`, e.g. `2025/daily/A817_2025-11-17.pdf`
+    or `2025/weekly/ALL_week_2025-11-10_to_2025-11-16.pdf`."""
+    return reports_dir / f"{period_end:%Y}" / kind / f"{safe_store_code(store_code)}_{label}.pdf"
+
+
+# --- documents rows ----------------------------------------------------------------------------------
+
+
+async def write_document(
+    session: AsyncSession,
+    *,
+    doc_type: str,
+    doc_date: date,
+    pipeline_code: str,
+    run_id: str,
+    store_code: str,
+    path: Path,
+    size: int | None,
+    error: str | None = None,
+) -> int:
+    """Add the `documents` row of one rendered (or failed) PDF and return its id; a failed render keeps the
+    file name for the record but no path, since no file was written."""
+    document = Document(
+        doc_type=doc_type,
+        doc_subtype=DOC_SUBTYPE,
+        doc_date=doc_date,
+        reference_name_1="pipeline",
+        reference_id_1=pipeline_code,
+        reference_name_2="run_id",
+        reference_id_2=run_id,
+        reference_name_3="store_code",
+        reference_id_3=store_code,
+        file_name=path.name,
+        mime_type=MIME_PDF,
+        file_size_bytes=size,
+        storage_backend="fs",
+        file_path=str(path) if error is None else None,
+        status="ok" if error is None else "error",
+        error_message=error,
+        created_by="pipeline",
+    )
+    session.add(document)
+    await session.flush()
+    return int(document.id)
+
+
+# --- outcomes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """What happened to one store's report; `document_id` is set whenever a `documents` row was written."""
+
+    store_code: str
+    status: OutcomeStatus
+    # Keyword-only, so that no call can put a message where the path goes.
+    _: KW_ONLY
+    path: Path | None = None
+    message: str = ""
+    document_id: int | None = None
+    file_size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportsResult:
+    """Every store's outcome, in the order the stores were given."""
+
+    outcomes: tuple[ReportOutcome, ...]
+
+    def having(self, status: OutcomeStatus) -> list[ReportOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def status(self) -> ResultStatus:
+        """As the run summary sees the report phase: a failed store is an error (its event is), a store
+        without data a warning, else ok."""
+        if self.having("error"):
+            return "error"
+        if self.having("no_data"):
+            return "warning"
+        return "ok"
+
+    @property
+    def detail(self) -> str:
+        """One line: "2 PDFs", then the stores that failed or had no data."""
+        generated = len(self.having("ok"))
+        parts = [f"{generated} PDF{'' if generated == 1 else 's'}"]
+        labelled: tuple[tuple[OutcomeStatus, str], ...] = (("error", "failed"), ("no_data", "without data"))
+        for status, words in labelled:
+            codes = [o.store_code for o in self.having(status)]
+            if codes:
+                parts.append(f"{len(codes)} {words} ({', '.join(codes)})")
+        return "; ".join(parts)
+
+
+# --- the loop ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportKind(Generic[P, C]):
+    """One kind of per-store PDF: how to load its context, draw it and name its file, and what to record.
+
+    `facts` returns fields added to the store's rendered/failed event (e.g. `counts`, a health score);
+    personal data must not go there.
+    """
+
+    doc_type: str
+    pipeline_code: str
+    load: Loader[P, C]
+    render: Renderer[C]
+    path_for: Callable[[str, P], Path]
+    no_data_message: str = "no data available for the report period"
+    facts: Callable[[C], Mapping[str, Any]] = field(default=lambda _context: {})
+    phase: str = PHASE
+
+
+async def render_reports(
+    db: async_sessionmaker[AsyncSession] | AsyncEngine,
+    kind: ReportKind[P, C],
+    store_codes: Sequence[str],
+    period: P,
+    *,
+    doc_date: date,
+    run_id: str,
+    logger: EventLogger,
+) -> ReportsResult:
+    """One outcome per store, in the given order. Stores are rendered one after another: PDF layout is
+    CPU-bound (it runs in a worker thread so the event loop stays responsive) and reportlab's embedded-font
+    state is not meant to be shared by concurrent documents."""
+    sessions = session_factory(db) if isinstance(db, AsyncEngine) else db
+    outcomes = []
+    for raw_code in store_codes:
+        code = raw_code.strip().upper()
+        try:
+            outcome = await _render_one(sessions, kind, code, period, doc_date, run_id, logger)
+        except Exception as exc:  # a store must never stop the others, whatever went wrong
+            logger.event(kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc)
+            outcome = ReportOutcome(code, "error", message=f"store report failed: {describe_exception(exc)}")
+        outcomes.append(outcome)
+    return ReportsResult(tuple(outcomes))
+
+
+async def _render_one(
+    sessions: async_sessionmaker[AsyncSession],
+    kind: ReportKind[P, C],
+    code: str,
+    period: P,
+    doc_date: date,
+    run_id: str,
+    logger: EventLogger,
+) -> ReportOutcome:
+    started = time.perf_counter()
+    try:
+        async with sessions() as session:
+            context = await kind.load(session, code, period)
+    except Exception as exc:
+        # Nothing was rendered, so there is no document to record: only the error.
+        logger.event(
+            kind.phase, "error", "report data could not be loaded", store_code=code, date=doc_date, exc=exc
+        )
+        return ReportOutcome(
+            code, "error", message=f"report data could not be loaded: {describe_exception(exc)}"
+        )
+    if context is None:
+        logger.event(kind.phase, "warning", kind.no_data_message, store_code=code, date=doc_date)
+        return ReportOutcome(code, "no_data", message=kind.no_data_message)
+
+    path = kind.path_for(code, period)
+    facts = kind.facts(context)
+    error: str | None = None
+    size: int | None = None
+    try:
+        await asyncio.to_thread(kind.render, context, path)
+        size = path.stat().st_size
+    except Exception as exc:
+        error = describe_exception(exc)
+
+    async with sessions() as session, session.begin():
+        document_id = await write_document(
+            session,
+            doc_type=kind.doc_type,
+            doc_date=doc_date,
+            pipeline_code=kind.pipeline_code,
+            run_id=run_id,
+            store_code=code,
+            path=path,
+            size=size,
+            error=error,
+        )
+
+    duration_ms = (time.perf_counter() - started) * 1000
+    if error is not None:
+        logger.event(
+            kind.phase,
+            "error",
+            "store report render failed",
+            store_code=code,
+            date=doc_date,
+            duration_ms=duration_ms,
+            error=error,
+            document_id=document_id,
+            **facts,
+        )
+        return ReportOutcome(code, "error", message=f"render failed: {error}", document_id=document_id)
+    logger.event(
+        kind.phase,
+        "ok",
+        "store report rendered",
+        store_code=code,
+        date=doc_date,
+        duration_ms=duration_ms,
+        file=str(path),
+        size_bytes=size,
+        document_id=document_id,
+        **facts,
+    )
+    return ReportOutcome(
+        code, "ok", path=path, message="rendered", document_id=document_id, file_size_bytes=size
+    )
