@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_core.json_logger import EventLogger
 from crm_core.portal.download import DownloadResult
 from crm_core.portal.persist import store_dashboard_figures
-from crm_core.reports.daily import ReportOutcome, render_store_reports
+from crm_core.reports.daily import render_store_reports
+from crm_core.reports.documents import ReportsResult
 from crm_core.settings import Settings
 from tasks.common import TRANSIENT_RETRIES
 
@@ -44,6 +45,6 @@ async def render_reports(
     report_date: date,
     run_id: str,
     logger: EventLogger,
-) -> list[ReportOutcome]:
+) -> ReportsResult:
     """Daily PDF and `documents` row per report store; one store's failure never stops the others."""
     return await render_store_reports(engine, settings, stores, report_date, run_id, logger)

@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_core.db.engine import session_factory
 from crm_core.db.models import Document
 from crm_core.json_logger import EventLogger, describe_exception
+from crm_core.status import Status
 
 PHASE = "report"
 DOC_SUBTYPE = "pipeline_report"
 MIME_PDF = "application/pdf"
 
 OutcomeStatus = Literal["ok", "no_data", "error"]
-ResultStatus = Literal["ok", "warning", "error"]
 
 P = TypeVar("P")  # the period a report covers: a date for the daily report
 C = TypeVar("C")  # what a loader returns and a renderer draws
@@ -119,14 +119,14 @@ class ReportsResult:
         return [o for o in self.outcomes if o.status == status]
 
     @property
-    def status(self) -> ResultStatus:
-        """As the run summary sees the report phase: a failed store is an error (its event is), a store
-        without data a warning, else ok."""
+    def status(self) -> Status:
+        """A store whose PDF failed is an error (its owner gets no report); a store without data a
+        warning; else ok."""
         if self.having("error"):
-            return "error"
+            return Status.ERROR
         if self.having("no_data"):
-            return "warning"
-        return "ok"
+            return Status.WARNING
+        return Status.OK
 
     @property
     def detail(self) -> str:

@@ -1,7 +1,7 @@
 """Outcomes of the phases that pipelines share: download, the per-bucket phases and the store reports.
 
 Each phase's status is decided in one place: `DownloadResult.status`, `BucketOutcome.phase_status` (through
-`BucketPhase`) and `report_status`; the email phase is `NotifyOutcome` (crm_core/notify/engine.py).
+`BucketPhase`) and `ReportsResult.status`; the email phase is `NotifyOutcome` (crm_core/notify/engine.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from crm_core.audit import BucketOutcome
 from crm_core.portal.download import DownloadResult
-from crm_core.reports.daily import ReportOutcome
+from crm_core.reports.documents import ReportOutcome, ReportsResult
 from crm_core.status import Status, worst
 
 BUCKET_PHASES = ("merge", "ingest", "audit", "cleanup")
@@ -80,27 +80,25 @@ class BucketPhase:
         return [line for b in self.buckets.values() for line in b.phase_issues(self.phase)]
 
 
-def report_status(reports: Sequence[ReportOutcome], skipped: str | None) -> Status:
-    """A store whose PDF failed is an error (its owner gets no report); a store without data, or reports
-    skipped for want of fresh data, is a warning."""
-    statuses = [Status.ERROR if r.status == "error" else Status.WARNING for r in reports if r.status != "ok"]
-    return worst([*statuses, Status.WARNING] if skipped else statuses)
-
-
 @dataclass
 class ReportPhase:
     """The per-store PDFs of the run; `skipped` says why none were rendered."""
 
-    reports: list[ReportOutcome] = field(default_factory=list)
+    result: ReportsResult = field(default_factory=lambda: ReportsResult(()))
     skipped: str | None = None
 
     @property
+    def reports(self) -> tuple[ReportOutcome, ...]:
+        return self.result.outcomes
+
+    @property
     def generated(self) -> list[ReportOutcome]:
-        return [r for r in self.reports if r.status == "ok"]
+        return self.result.having("ok")
 
     @property
     def status(self) -> Status:
-        return report_status(self.reports, self.skipped)
+        """The stores' outcomes decide; reports skipped for want of fresh data are a warning."""
+        return worst((self.result.status, Status.WARNING if self.skipped else Status.OK))
 
     @property
     def detail(self) -> str:

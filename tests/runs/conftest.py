@@ -11,7 +11,7 @@ from crm_core.db.stores import StoreScope
 from crm_core.exports import MISSED_LEADS
 from crm_core.json_logger import EventLogger
 from crm_core.portal.download import DownloadResult, ExportResult, StoreResult
-from crm_core.reports.daily import ReportOutcome
+from crm_core.reports.documents import ReportOutcome, ReportsResult
 from crm_core.runs.daily import daily_record
 from crm_core.runs.phases import BUCKET_PHASES, BucketPhase, DownloadPhase, ReportPhase
 from crm_core.runs.record import RunRecord
@@ -76,5 +76,5 @@ def record_with(
         if buckets is not None and (bucket_phase := BucketPhase(phase, buckets)).reached:
             record.set_phase(phase, bucket_phase)
     if reports is not None:
-        record.set_phase("report", ReportPhase(reports))
+        record.set_phase("report", ReportPhase(ReportsResult(tuple(reports))))
     return record

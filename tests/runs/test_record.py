@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crm_core.json_logger import EventLogger
-from crm_core.reports.daily import NO_DATA_MESSAGE, ReportOutcome
+from crm_core.reports.daily import NO_DATA_MESSAGE
+from crm_core.reports.documents import ReportOutcome
 from crm_core.status import Status
 from tests.runs.conftest import download, failed_bucket, record_with
 
@@ -28,7 +29,7 @@ async def test_a_bucket_error_after_ten_thousand_events_still_decides_the_status
         "bucket missed_leads: 2 file(s) kept for inspection",
     ]
 
-    failed_pdf = ReportOutcome("A817", "error", "render failed: OSError: disk full")
+    failed_pdf = ReportOutcome("A817", "error", message="render failed: OSError: disk full")
     record.set_phase("report", record_with(download(), reports=[failed_pdf]).phases["report"])
     assert record.status is Status.ERROR
     assert "store A817: render failed: OSError: disk full" in record.issues
@@ -47,8 +48,8 @@ def test_download_status_login_error_and_failed_store_warning() -> None:
 
 def test_report_no_data_is_a_warning_and_phases_keep_the_registry_order() -> None:
     reports = [
-        ReportOutcome("A668", "ok", "ok", path=Path("A668.pdf")),
-        ReportOutcome("A817", "no_data", NO_DATA_MESSAGE),
+        ReportOutcome("A668", "ok", message="ok", path=Path("A668.pdf")),
+        ReportOutcome("A817", "no_data", message=NO_DATA_MESSAGE),
     ]
     record = record_with(download(), reports=reports)
     assert record.status is Status.WARNING

@@ -4,21 +4,15 @@
 from crm_core.reports.daily.data import DailyReportContext, load_daily_context
 from crm_core.reports.daily.layout import FOOTER_SENTENCE, daily_pdf_path, render_daily_pdf
 from crm_core.reports.daily.render import (
-    DOC_TYPE,
     NO_DATA_MESSAGE,
-    PIPELINE_CODE,
     daily_report_kind,
     render_store_reports,
 )
-from crm_core.reports.documents import ReportOutcome
 
 __all__ = [
-    "DOC_TYPE",
     "FOOTER_SENTENCE",
     "NO_DATA_MESSAGE",
-    "PIPELINE_CODE",
     "DailyReportContext",
-    "ReportOutcome",
     "daily_pdf_path",
     "daily_report_kind",
     "load_daily_context",

@@ -10,15 +10,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crm_core.json_logger import EventLogger
+from crm_core.pipelines import DAILY
 from crm_core.reports.daily.data import DailyReportContext, load_daily_context
 from crm_core.reports.daily.layout import daily_pdf_path, render_daily_pdf
-from crm_core.reports.documents import ReportKind, ReportOutcome, render_reports
+from crm_core.reports.documents import ReportKind, ReportsResult, render_reports
 from crm_core.reports.kpis import evaluate_kpis, overall_health
 from crm_core.settings import Settings
 
-# The daily pipeline's facts, kept here only until the pipeline registry provides them.
-PIPELINE_CODE = "dashboard_daily"
-DOC_TYPE = "store_daily_pdf"
 NO_DATA_MESSAGE = "no data available for report date"
 
 
@@ -34,13 +32,13 @@ def _facts(context: DailyReportContext) -> Mapping[str, Any]:
 
 
 def daily_report_kind(
-    settings: Settings, run_id: str, pipeline_code: str = PIPELINE_CODE
+    settings: Settings, run_id: str, pipeline_code: str = DAILY.code
 ) -> ReportKind[date, DailyReportContext]:
     async def load(session: AsyncSession, code: str, report_date: date) -> DailyReportContext | None:
         return await load_daily_context(session, code, report_date, run_id, timezone=settings.crm_timezone)
 
     return ReportKind(
-        doc_type=DOC_TYPE,
+        doc_type=DAILY.document_type,
         pipeline_code=pipeline_code,
         load=load,
         render=render_daily_pdf,
@@ -58,10 +56,10 @@ async def render_store_reports(
     run_id: str,
     logger: EventLogger,
     *,
-    pipeline_code: str = PIPELINE_CODE,
-) -> list[ReportOutcome]:
+    pipeline_code: str = DAILY.code,
+) -> ReportsResult:
     """One outcome per store, in the given order; one store's failure never stops the others."""
-    result = await render_reports(
+    return await render_reports(
         db,
         daily_report_kind(settings, run_id, pipeline_code),
         store_codes,
@@ -70,4 +68,3 @@ async def render_store_reports(
         run_id=run_id,
         logger=logger,
     )
-    return list(result.outcomes)

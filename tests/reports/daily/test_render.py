@@ -62,9 +62,11 @@ async def test_documents_for_ok_error_and_no_data(
     blocked.mkdir(parents=True)
     logger = EventLogger("run-42", "dashboard_daily", stream=None, events=[])
 
-    outcomes = await render_store_reports(
+    result = await render_store_reports(
         session_factory(engine), settings, ["ERR1", "a817", "NODATA", "B200"], T, "run-42", logger
     )
+    outcomes = result.outcomes
+    assert result.status == "error" and result.detail == "2 PDFs; 1 failed (ERR1); 1 without data (NODATA)"
 
     by_code = {o.store_code: o for o in outcomes}
     assert [o.store_code for o in outcomes] == ["ERR1", "A817", "NODATA", "B200"]
@@ -123,8 +125,8 @@ async def test_rerun_overwrites_the_file_and_adds_a_document(
 ) -> None:
     await seed_stores(engine, seed)
     logger = EventLogger("r", "dashboard_daily", stream=None, events=[])
-    first = await render_store_reports(engine, settings, ["A817"], T, "run-1", logger)
-    second = await render_store_reports(engine, settings, ["A817"], T, "run-2", logger)
+    first = (await render_store_reports(engine, settings, ["A817"], T, "run-1", logger)).outcomes
+    second = (await render_store_reports(engine, settings, ["A817"], T, "run-2", logger)).outcomes
     assert first[0].path == second[0].path and second[0].status == "ok"
     async with session_factory(engine)() as session:
         runs = (await session.execute(select(Document.reference_id_2).order_by(Document.id))).scalars().all()
@@ -139,7 +141,7 @@ async def test_context_failure_writes_no_document(
     async with engine.begin() as conn:
         await conn.execute(text("DROP TABLE repeat_customers"))  # a real database error while loading
     logger = EventLogger("r", "dashboard_daily", stream=None, events=[])
-    outcomes = await render_store_reports(engine, settings, ["A817", "NODATA"], T, "run-x", logger)
+    outcomes = (await render_store_reports(engine, settings, ["A817", "NODATA"], T, "run-x", logger)).outcomes
     assert [(o.store_code, o.status, o.document_id) for o in outcomes] == [
         ("A817", "error", None),
         ("NODATA", "no_data", None),  # the next store is still handled
