@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.audit import BucketOutcome
 from crm_core.db.engine import session_factory
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.exports import enabled_exports
+from crm_core.ingest.audit import BucketOutcome
 from crm_core.json_logger import EventLogger
 from crm_core.portal.client import DownloadResult, PortalConfig
 from crm_core.reports.daily import ReportOutcome

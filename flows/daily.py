@@ -18,6 +18,7 @@ from prefect.states import Completed, Failed
 
 from crm_core.daily_run import PIPELINE_CODE, DailyRun, check_prerequisites
 from crm_core.exports import enabled_exports
+from crm_core.ingest import BucketOutcome, failed_bucket
 from crm_core.periods import daily_report_date
 from tasks.alerts import alert_hook
 from tasks.common import run_context
@@ -78,17 +79,32 @@ async def daily_flow(
 
             files = run.download.files
             for spec in enabled_exports():
-                run.buckets[spec.bucket] = await process_bucket_task(
+                bucket_files = {store: path for store, (path, _rows) in files.get(spec.bucket, {}).items()}
+                # An async task with return_state=True returns a coroutine; Prefect's stubs say a State.
+                state = await process_bucket_task(  # type: ignore[misc]
                     None if dry_run else engine,
                     spec,
-                    {store: path for store, (path, _rows) in files.get(spec.bucket, {}).items()},
+                    bucket_files,
                     work_dir=settings.downloads_path,
                     report_date=day,
                     run_id=run_id,
                     batch_size=settings.ingest_batch_size,
                     logger=logger,
                     dry_run=dry_run,
+                    return_state=True,
                 )
+                outcome = await state.aresult(raise_on_failure=False)
+                if not isinstance(outcome, BucketOutcome):
+                    # Transient retries ran out: this bucket is an error, the run goes on with the others.
+                    outcome = failed_bucket(
+                        spec,
+                        bucket_files,
+                        outcome if isinstance(outcome, BaseException) else state.message,
+                        work_dir=settings.downloads_path,
+                        report_date=day,
+                        logger=logger,
+                    )
+                run.buckets[spec.bucket] = outcome
             logger.event("orchestrator", "info", "pipeline complete", date=day)
 
             if dry_run:
