@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_core.db.engine import make_engine
+from crm_core.errors import TransientError
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, ExportSpec
 from crm_core.ingest.audit import DRY_RUN_REASON, BucketOutcome
 from crm_core.ingest.bucket import process_bucket
 from crm_core.json_logger import EventLogger
 from crm_core.runs import overall_status
+from tests.ingest.pg_faults import row_locked, terminate_lock_waiter
 
 DAY = date(2025, 11, 19)
 VENDOR_HEADER = (
@@ -176,3 +181,39 @@ async def test_repeat_customers_bucket_end_to_end(engine: AsyncEngine, tmp_path:
     outcome = await run(engine, {"A526": path}, work, spec=REPEAT_CUSTOMERS)
     assert outcome.verdict == "ok", outcome.reason
     assert outcome.counts()["merged_rows"] == 2 and await count(engine, "repeat_customers") == 2
+
+
+@pytest.mark.postgres
+async def test_connection_dropped_mid_bucket_raises_transient_with_nothing_stored(
+    pg_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(pg_url)
+    try:
+        work = tmp_path / "downloads"
+        stored = await run(
+            engine, {"A668": vendor_file(work, "A668", [lead_line(n, "A668") for n in (1, 2)])}, work
+        )
+        assert stored.verdict == "ok"
+        async with engine.connect() as conn:
+            before = (await conn.execute(text("SELECT * FROM missed_leads ORDER BY pickup_no"))).all()
+        files = {"A668": vendor_file(work, "A668", [lead_line(n, "A668") for n in range(1, 9)])}
+        log = logger()
+        # The 6 new rows are COPYed in, then the update of P0001 waits for this lock: dropped there.
+        lock = "SELECT 1 FROM missed_leads WHERE pickup_no = 'P0001' FOR UPDATE"
+        async with row_locked(pg_url, lock) as admin:
+            attempt = asyncio.ensure_future(run(engine, files, work, log=log))
+            await terminate_lock_waiter(admin)
+            with pytest.raises(TransientError) as info:
+                await attempt
+        assert str(info.value).startswith("missed_leads: database error, bucket rolled back")
+        async with engine.connect() as conn:
+            after = (await conn.execute(text("SELECT * FROM missed_leads ORDER BY pickup_no"))).all()
+        assert after == before
+        assert listing(work) == ["A668-missed-leads.csv", "merged_missed_leads_20251119.csv"]
+        assert [e["status"] for e in log.events if e["phase"] == "ingest"] == ["info"]
+
+        again = await run(engine, files, work)
+        assert again.verdict == "ok" and (again.counts()["inserted"], again.counts()["updated"]) == (6, 2)
+        assert await count(engine, "missed_leads") == 8 and listing(work) == []
+    finally:
+        await engine.dispose()
