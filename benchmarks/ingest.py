@@ -41,7 +41,7 @@ from sqlalchemy import text
 from crm_core.db import migrate
 from crm_core.db.engine import make_engine
 from crm_core.exports import MISSED_LEADS
-from crm_core.ingest import ingest_merged
+from crm_core.ingest.load import ingest_merged
 from crm_core.ingest.validate import Validator, validate_row
 
 SPEC = MISSED_LEADS

@@ -1,4 +1,5 @@
-"""Merge phase: crm_core.merge (polars) against the same merge written with pandas and with the csv module.
+"""Merge phase: crm_core.ingest.merge (polars) against the same merge written with pandas and with the
+csv module.
 
 Generates FILES per-store missed-leads exports × ROWS rows (the vendor's 15 columns and headers, some
 quoted fields with commas, quotes and line breaks), where 10% of each file's rows repeat a key of the
@@ -26,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from crm_core.exports import MISSED_LEADS, ExportSpec, normalise_header
-from crm_core.merge import SOURCE_FILE, SOURCE_LINE, _locate_records, merge_bucket
+from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE, _locate_records, merge_bucket
 
 DAY = date(2025, 11, 17)
 VENDOR_HEADER = [
@@ -192,7 +193,7 @@ def main() -> None:
     args = parser.parse_args()
 
     methods: dict[str, Callable[[ExportSpec, Mapping[str, Path], Path], int]] = {
-        "crm_core.merge (polars)": merge_polars,
+        "crm_core.ingest.merge (polars)": merge_polars,
         "pandas": merge_pandas,
         "csv module": merge_stdlib,
     }

@@ -50,6 +50,29 @@ _TRANSIENT_BUILTINS: tuple[type[BaseException], ...] = (
 )
 
 
+# Driver error codes that mean the connection or the server went away, or the transaction lost a race
+# with another one: the same statements may succeed on a fresh connection. PostgreSQL SQLSTATEs
+# (class 08: connection exception; 57P01-57P03: shutdown or not accepting connections yet; 53300: too many
+# connections; 40001/40P01: serialization failure, deadlock) and SQLite's busy/locked result codes.
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
+_TRANSIENT_SQLITE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def _driver_code(exc: BaseException) -> str | None:
+    """The SQLSTATE or SQLite result code of a driver error (SQLAlchemy's wrapper, the adapted DBAPI
+    error or the driver's own one underneath)."""
+    seen: BaseException | None = exc
+    for _ in range(3):
+        if seen is None:
+            return None
+        for attribute in ("sqlstate", "pgcode", "sqlite_errorname"):
+            code = getattr(seen, attribute, None)
+            if isinstance(code, str) and code:
+                return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when the failure may pass if the same step is tried again."""
     if isinstance(exc, CrmError):
@@ -61,6 +84,9 @@ def is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    code = _driver_code(exc)
+    if code is not None:
+        return code.startswith(_TRANSIENT_SQLSTATES + _TRANSIENT_SQLITE_CODES)
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     transient = getattr(exc, "transient", None)

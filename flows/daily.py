@@ -17,8 +17,8 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from crm_core.audit import BucketOutcome
 from crm_core.exports import enabled_exports
+from crm_core.ingest import BucketOutcome, failed_bucket
 from crm_core.periods import daily_report_date
 from crm_core.pipelines import DAILY
 from crm_core.runs.daily import check_prerequisites, daily_record
@@ -81,17 +81,33 @@ async def daily_flow(
             files = download.result.files
             buckets: dict[str, BucketOutcome] = {}
             for spec in enabled_exports():
-                buckets[spec.bucket] = await process_bucket_task(
+                bucket_files = {store: path for store, (path, _rows) in files.get(spec.bucket, {}).items()}
+                # An async task with return_state=True returns a coroutine; Prefect's stubs say a State.
+                state = await process_bucket_task(  # type: ignore[misc]
                     None if dry_run else engine,
                     spec,
-                    {store: path for store, (path, _rows) in files.get(spec.bucket, {}).items()},
+                    bucket_files,
                     work_dir=settings.downloads_path,
                     report_date=day,
                     run_id=run_id,
                     batch_size=settings.ingest_batch_size,
                     logger=logger,
                     dry_run=dry_run,
+                    return_state=True,
                 )
+                outcome = await state.aresult(raise_on_failure=False)
+                if not isinstance(outcome, BucketOutcome):
+                    # Transient retries ran out: this bucket is an error, the run goes on with the others.
+                    outcome = failed_bucket(
+                        spec,
+                        bucket_files,
+                        outcome if isinstance(outcome, BaseException) else state.message,
+                        work_dir=settings.downloads_path,
+                        report_date=day,
+                        logger=logger,
+                        dry_run=dry_run,
+                    )
+                buckets[spec.bucket] = outcome
             for phase in BUCKET_PHASES:
                 if (bucket_phase := BucketPhase(phase, buckets)).reached:
                     run.set_phase(phase, bucket_phase)

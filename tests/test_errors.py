@@ -36,6 +36,22 @@ def test_an_invalidated_connection_is_transient_whatever_its_class() -> None:
     assert is_transient(exc)
 
 
+def test_driver_errors_are_judged_by_their_code() -> None:
+    import sqlite3
+
+    import asyncpg
+
+    assert is_transient(asyncpg.exceptions.AdminShutdownError("terminating connection"))
+    assert is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("closed mid-operation"))
+    assert not is_transient(asyncpg.exceptions.CheckViolationError("violates check constraint"))
+    try:
+        sqlite3.connect(":memory:").execute("SELECT * FROM missing")
+    except sqlite3.OperationalError as exc:
+        no_table = exc
+    # SQLite reports a missing table as an OperationalError: its result code says it is permanent.
+    assert not is_transient(OperationalError("SELECT", {}, no_table))
+
+
 def test_config_error_is_what_settings_raise() -> None:
     from crm_core import settings
 

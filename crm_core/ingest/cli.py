@@ -17,10 +17,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crm_core.audit import BucketOutcome, process_bucket
 from crm_core.cli_support import fail, out, run_async, settings_or_exit
 from crm_core.db.engine import open_engine
 from crm_core.exports import EXPORTS, ExportSpec, normalise_header
+from crm_core.ingest.audit import BucketOutcome
+from crm_core.ingest.bucket import process_bucket
 from crm_core.json_logger import EventLogger
 from crm_core.periods import daily_report_date
 from crm_core.run_cli import parse_date

@@ -24,9 +24,8 @@ import polars as pl
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 
 from crm_core.exports import ColumnKind, ExportColumn, ExportSpec
+from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE
 
-SOURCE_FILE = "source_file"
-SOURCE_LINE = "source_line"
 REJECT_COLUMNS = ("file", "line", "column", "reason")
 
 # Store codes are compared upper-cased everywhere (B12.12); merge de-duplicates the same way.

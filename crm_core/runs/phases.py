@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from crm_core.audit import BucketOutcome
+from crm_core.ingest.audit import BucketOutcome
 from crm_core.portal.download import DownloadResult
 from crm_core.reports.documents import ReportOutcome, ReportsResult
 from crm_core.status import Status, worst

@@ -1,4 +1,4 @@
-"""crm_core.merge: record-level merge of per-store CSV files (the contract is in docs/ingest.md).
+"""crm_core.ingest.merge: record-level merge of per-store CSV files (the contract is in docs/ingest.md).
 
 Input files are written as bytes so BOM, CRLF, encoding and final newlines are exactly what each test says;
 the merged file is read back with the stdlib csv module and compared value by value.
@@ -17,9 +17,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from crm_core.errors import is_transient
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, UNDELIVERED_ALL
+from crm_core.ingest.merge import MergeError, MergeResult, deduplicate, merge_bucket
 from crm_core.json_logger import EventLogger
-from crm_core.merge import MergeResult, deduplicate, merge_bucket
 
 WriteFile = Callable[[str, bytes], Path]
 DAY = date(2025, 11, 17)
@@ -624,8 +625,9 @@ def test_merged_file_is_replaced_atomically(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(MergeError, match=r"merged_missed_leads_20251117\.csv could not be written") as info:
         merge_bucket(MISSED_LEADS, {"A001": a, "B002": b}, out_dir, DAY)
+    assert not is_transient(info.value) and str(info.value.__cause__) == "disk full"
     monkeypatch.undo()
     assert first.merged_path.read_bytes() == before
     assert sorted(p.name for p in out_dir.iterdir()) == ["merged_missed_leads_20251117.csv"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from crm_core.audit import BucketOutcome, process_bucket
 from crm_core.db.stores import StoreScope
 from crm_core.exports import MISSED_LEADS
+from crm_core.ingest.audit import BucketOutcome
+from crm_core.ingest.bucket import process_bucket
 from crm_core.json_logger import EventLogger
 from crm_core.portal.download import DownloadResult, ExportResult, StoreResult
 from crm_core.reports.documents import ReportOutcome, ReportsResult

@@ -1,9 +1,10 @@
-"""Ingest of one merged bucket file (DOMAIN A2–A3, B5.3): stream → validate → upsert, all or nothing.
+"""Load of one merged bucket file into its table: stream → validate → upsert, all or nothing.
 
 The merged file is read twice, both times streaming: first its dedupe-key columns only, to find the rows
 whose (normalised) key occurs again later in the file (only the last occurrence is kept, so no key can
 reach the database twice); then the whole file in batches of `batch_size` rows, each validated and staged.
-One transaction per bucket: a database error rolls everything back and raises `IngestError`.
+One transaction per bucket: a database error rolls everything back and raises `IngestError`
+(`TransientIngestError` when the connection or the server went away: trying again may succeed).
 
 Rejected rows go to `rejects_<bucket>_<YYYYMMDD>.csv` beside the merged file with the columns
 file, line, column, reason: where the row is (per-store file name and line) and why, never its values.
@@ -28,15 +29,15 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_core.errors import CrmError, TransientError, is_transient
 from crm_core.exports import ExportSpec
+from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE
 from crm_core.ingest.upsert import open_stager
 from crm_core.ingest.validate import (
     REJECT_COLUMNS,
-    SOURCE_FILE,
-    SOURCE_LINE,
     BatchResult,
     Validator,
     check_rows,
@@ -45,16 +46,17 @@ from crm_core.ingest.validate import (
 from crm_core.json_logger import EventLogger, mask_mobile, mask_name, redact_text
 
 SAMPLE_ROWS = 3
-REJECTS_LOGGED = 5  # B5.3: only the first failures are logged in detail
+REJECTS_LOGGED = 5  # only the first failures are logged in detail
 
 
-class IngestError(Exception):
+class IngestError(CrmError):
     """The bucket could not be ingested; nothing of it is stored. The message names the bucket and never
-    carries row values. `transient` says whether trying again later may succeed (connection trouble)."""
+    carries row values. Permanent (bad file, data or schema) unless it is a `TransientIngestError`."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+
+class TransientIngestError(IngestError, TransientError):
+    """The connection or the server went away mid-bucket; the transaction rolled back, so trying the
+    bucket again from its files is safe."""
 
 
 @dataclass
@@ -268,17 +270,14 @@ def masked_sample(spec: ExportSpec, rows: list[dict[str, Any]]) -> list[dict[str
     return sample
 
 
-def _db_failure(bucket: str, exc: BaseException) -> IngestError:
-    """An IngestError without SQL parameters (they hold customer data): driver error type + first line."""
+def database_error(bucket: str, exc: BaseException) -> IngestError:
+    """What a SQLAlchemy or driver error becomes: transient or not by `is_transient`, and without SQL
+    parameters (they hold customer data): driver error type + first line."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     first_line = (str(orig).strip().splitlines() or [""])[0][:300]
-    transient = isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-    return IngestError(
-        f"{bucket}: database error, bucket rolled back: {type(orig).__name__}: {redact_text(first_line)}",
-        transient=transient,
-    )
+    kind = TransientIngestError if is_transient(exc) else IngestError
+    detail = f"{type(orig).__name__}: {redact_text(first_line)}"
+    return kind(f"{bucket}: database error, bucket rolled back: {detail}")
 
 
 async def ingest_merged(
@@ -336,7 +335,7 @@ async def ingest_merged(
                     async with contextlib.aclosing(prefetched(validated())) as batches:
                         inserted, updated = await stager.load(b.valid async for b in batches)
             except (SQLAlchemyError, OSError) as exc:
-                raise _db_failure(spec.bucket, exc) from None
+                raise database_error(spec.bucket, exc) from None
             except pl.exceptions.PolarsError as exc:
                 raise IngestError(
                     f"{spec.bucket}: merged file {merged_path.name} could not be read "
@@ -345,7 +344,7 @@ async def ingest_merged(
             except Exception as exc:
                 # asyncpg's own errors (COPY runs on the raw driver connection) are not SQLAlchemy's.
                 if type(exc).__module__.startswith("asyncpg"):
-                    raise _db_failure(spec.bucket, exc) from None
+                    raise database_error(spec.bucket, exc) from None
                 raise
         rejects_path = rejects.commit()
     finally:

@@ -1,4 +1,4 @@
-"""Audit and cleanup of one bucket (DOMAIN A3, B5.4–B5.5), and the merge → ingest → audit composition.
+"""Audit and cleanup of one bucket.
 
 Verdict `ok` iff nothing was rejected and every merged row was ingested; only then, after the ingest
 transaction committed, are the per-store files and the merged file deleted. Any other outcome keeps every
@@ -7,23 +7,18 @@ file for inspection and logs why. A dry run never deletes and is a `warn` ("dry 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from crm_core.exports import ExportSpec
-from crm_core.ingest import IngestError, IngestResult, ingest_merged
-from crm_core.json_logger import EventLogger, describe_exception
-from crm_core.merge import MergeResult, merge_bucket
+from crm_core.ingest.load import IngestResult
+from crm_core.ingest.merge import MergeResult
+from crm_core.json_logger import EventLogger
 from crm_core.status import Status
 
 Verdict = Literal["ok", "warn", "error"]
-# A bucket that could not be merged or ingested keeps its `error` verdict, but in the event log and in the
-# run's status it is a warning: the other buckets and stores went through.
+# A bucket that could not be merged or ingested keeps its `error` verdict, but in the event log (and so
+# in the run's status) it is a warning: the other buckets and stores went through.
 BUCKET_FAILURE: Literal["warn"] = "warn"
 DRY_RUN_REASON = "dry run: nothing ingested"
 
@@ -99,7 +94,7 @@ class BucketOutcome:
         }
 
     def as_metrics(self) -> dict[str, Any]:
-        """The bucket's entry in the run summary's `metrics_json["buckets"]` (B5.7)."""
+        """The bucket's entry in the run summary's `metrics_json["buckets"]`."""
         merge = self.merge
         return {
             "stores": dict(merge.download_rows_by_store) if merge else {},
@@ -201,60 +196,3 @@ def audit_and_cleanup(
             files_deleted=[Path(p).name for p in outcome.files_deleted],
         )
     return outcome
-
-
-def _existing(paths: Iterable[Path]) -> list[str]:
-    return [str(p) for p in paths if Path(p).exists()]
-
-
-async def process_bucket(
-    engine: AsyncEngine | None,
-    spec: ExportSpec,
-    files: Mapping[str, Path],
-    *,
-    work_dir: Path,
-    report_date: date,
-    run_id: str,
-    batch_size: int,
-    logger: EventLogger,
-    dry_run: bool,
-) -> BucketOutcome:
-    """Merge, ingest, audit and clean up one bucket. Data and database failures become an `error`
-    verdict with every file kept; they never propagate, so one bucket cannot stop the others."""
-    try:
-        merge = merge_bucket(spec, files, work_dir, report_date, logger)
-    except Exception as exc:
-        message = f"merge failed: {describe_exception(exc)}"
-        logger.event("merge", BUCKET_FAILURE, message, bucket=spec.bucket, exc=exc)
-        kept = _existing(files.values())
-        return BucketOutcome(spec.bucket, None, None, "error", message, files_kept=kept, dry_run=dry_run)
-
-    ingest: IngestResult | None = None
-    error: str | None = None
-    if merge.merged_path is not None:
-        if engine is None and not dry_run:
-            error = "no database configured: bucket not ingested"
-            logger.event("ingest", BUCKET_FAILURE, error, bucket=spec.bucket)
-        else:
-            try:
-                ingest = await ingest_merged(
-                    None if dry_run else engine,
-                    spec,
-                    merge.merged_path,
-                    run_id=run_id,
-                    report_date=report_date,
-                    batch_size=batch_size,
-                    logger=logger,
-                    dry_run=dry_run,
-                )
-            except IngestError as exc:
-                error = str(exc)
-                logger.event(
-                    "ingest", BUCKET_FAILURE, error, bucket=spec.bucket, merged_file=merge.merged_path.name
-                )
-            except Exception as exc:
-                error = f"{spec.bucket}: ingest failed: {describe_exception(exc)}"
-                logger.event(
-                    "ingest", BUCKET_FAILURE, error, bucket=spec.bucket, merged_file=merge.merged_path.name
-                )
-    return audit_and_cleanup(merge, ingest, dry_run=dry_run, logger=logger, error=error)

@@ -1,4 +1,4 @@
-"""Record-level merge of one bucket's per-store CSV files (DOMAIN A3, B5.2, B12.1–B12.5).
+"""Record-level merge of one bucket's per-store CSV files.
 
 Every per-store file is parsed as CSV with polars (all values text), its headers are mapped to the
 registry's canonical columns, and the records of all stores (sorted store order) are concatenated,
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from crm_core.errors import PermanentError
 from crm_core.exports import ExportSpec, normalise_header
 from crm_core.json_logger import EventLogger, redact_text
 
@@ -60,6 +61,10 @@ class MergeResult:
     merged_rows: int  # records after de-dup (keep LAST occurrence, stores in sorted order)
     source_files: dict[str, Path]  # store -> per-store file (what cleanup deletes)
     warnings: list[str] = field(default_factory=list)
+
+
+class MergeError(PermanentError):
+    """The merged file could not be written (disk full, no permission); the per-store files are untouched."""
 
 
 class _FileSkipped(Exception):
@@ -126,9 +131,14 @@ def merge_bucket(
 
     merged = pl.concat(frames, how="vertical") if frames else _empty_frame(spec)
     merged = deduplicate(merged, spec.keys)
-    out_dir.mkdir(parents=True, exist_ok=True)
     merged_path = out_dir / spec.merged_file_name(report_date)
-    write_atomically(merged, merged_path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(merged, merged_path)
+    except OSError as exc:
+        raise MergeError(
+            f"{spec.bucket}: merged file {merged_path.name} could not be written ({type(exc).__name__})"
+        ) from exc
 
     result = MergeResult(
         bucket=spec.bucket,
@@ -158,7 +168,7 @@ def merge_bucket(
 def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """Keep the LAST record per key, in the order of the kept records; rows with an empty key all stay.
 
-    Key values are compared trimmed and store codes case-insensitively (B12.12), the way validation and
+    Key values are compared trimmed and store codes case-insensitively, the way validation and
     the upsert will see them, so the merge never keeps two rows that the database would collapse.
     """
     if not keys or frame.height == 0:
@@ -291,7 +301,7 @@ def _map_headers(
     headers: Sequence[str],
     warn: _Warn,
 ) -> dict[str, int]:
-    """Canonical column → position in the file. First matching header wins (B12.4); the rest warn."""
+    """Canonical column → position in the file. First matching header wins; the rest warn."""
     positions: dict[str, int] = {}
     unknown: list[str] = []
     repeated: list[str] = []

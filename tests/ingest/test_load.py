@@ -1,5 +1,5 @@
-"""ingest_merged against real databases (SQLite file and PostgreSQL): counts, idempotency, duplicates,
-rejects, all-or-nothing transactions and dry runs."""
+"""ingest_merged (crm_core.ingest.load) against real databases (SQLite file and PostgreSQL): counts,
+idempotency, duplicates, rejects, all-or-nothing transactions and dry runs."""
 
 from __future__ import annotations
 
@@ -292,9 +292,9 @@ async def test_merged_file_without_registry_columns_is_an_ingest_error(work: Pat
 async def test_small_read_chunks_split_only_between_records(
     engine: AsyncEngine, work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crm_core.ingest import core
+    from crm_core.ingest import load
 
-    monkeypatch.setattr(core, "CHUNK_BYTES", 97)  # far smaller than one record: every chunk boundary is hit
+    monkeypatch.setattr(load, "CHUNK_BYTES", 97)  # far smaller than one record: every chunk boundary is hit
     notes = ['gate "B"\nsecond floor, left', "a,b,c", "", "line one\r\nline two"]
     rows = [lead(n, special_instruction=notes[n % len(notes)]) for n in range(25)]
     rows[20]["pickup_row_id"] = "bad"
