@@ -1,4 +1,4 @@
-"""The daily run's bookkeeping (DOMAIN B5.1, B5.7, A10): prerequisites, metrics, the run summary and the
+"""The daily run's bookkeeping: prerequisites, metrics, the run summary and the
 content of the run's artifacts, all built from what each phase returned, so the flow only orchestrates."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.audit import BucketOutcome
-from crm_core.db.engine import session_factory
+from crm_core.db.engine import open_engine, session_factory
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.exports import enabled_exports
 from crm_core.json_logger import EventLogger
-from crm_core.portal.client import DownloadResult, PortalConfig
+from crm_core.portal.client import DownloadResult, PortalConfig, require_chromium
 from crm_core.reports.daily import ReportOutcome
 from crm_core.runs import RunSummary
 from crm_core.settings import ConfigError, Settings
@@ -25,7 +25,8 @@ PIPELINE_CODE = "dashboard_daily"
 async def check_prerequisites(
     engine: AsyncEngine, settings: Settings, subset: list[str] | None
 ) -> StoreScope:
-    """Phase 0 (B5.1): the store scope and the portal configuration; `ConfigError` stops the run."""
+    """Phase 0: a browser, the store scope and the portal configuration; `ConfigError` stops the run."""
+    await require_chromium(settings)
     async with session_factory(engine)() as session:
         scope = await store_scope(session, subset)
     PortalConfig.from_settings(settings)  # URLs present
@@ -35,6 +36,18 @@ async def check_prerequisites(
             "PORTAL_USERNAME and PORTAL_PASSWORD must be set (or a saved session: crm portal login --headed)"
         )
     return scope
+
+
+async def preflight(settings: Settings, subset: list[str] | None) -> StoreScope:
+    """The prerequisites checked before a run is started from the command line, so that a missing one
+    exits 2 before Prefect or the browser start (the flow checks them again)."""
+    await require_chromium(settings)  # the machine first: no database needed to tell
+    if settings.crm_db_block or settings.crm_smtp_block or settings.crm_portal_block:
+        from crm_core.blocks import resolve_block_secrets  # Prefect: only when blocks are named
+
+        settings = await resolve_block_secrets(settings)
+    async with open_engine(settings) as engine:
+        return await check_prerequisites(engine, settings, subset)
 
 
 @dataclass
@@ -62,7 +75,7 @@ class DailyRun:
         return sorted(c for c, s in self.download.stores.items() if s.status in ("ok", "partial"))
 
     def metrics(self, logger: EventLogger) -> dict[str, Any]:
-        """`metrics_json` of B5.7 plus the download and dry-run facts an operator needs."""
+        """The run summary's `metrics_json` plus the download and dry-run facts an operator needs."""
         reports_ok = [r for r in self.reports if r.status == "ok"]
         return {
             "dry_run": self.dry_run,

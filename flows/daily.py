@@ -1,4 +1,4 @@
-"""The daily flow (DOMAIN B5, A3–A10): portal → files → database → PDFs → summary → emails.
+"""The daily flow: portal → files → database → PDFs → summary → emails.
 
 Orchestration only: every decision lives in crm_core, every step is a task from `tasks/`. A failing store or
 bucket makes the run `warning`; a failed portal login makes it `error`, but the summary is still written
@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from crm_core.daily_run import PIPELINE_CODE, DailyRun, check_prerequisites
+from crm_core.db.stores import parse_store_codes
 from crm_core.exports import enabled_exports
 from crm_core.periods import daily_report_date
 from tasks.alerts import alert_hook
@@ -31,14 +32,6 @@ from tasks.daily import (
 from tasks.download import download_exports
 from tasks.ingest import process_bucket_task
 from tasks.prefect_logging import events_to_prefect
-
-
-def parse_stores(stores: list[str] | str | None) -> list[str] | None:
-    """`--param stores=A668,A817` arrives as one string; the CLI and the UI send a list."""
-    if stores is None:
-        return None
-    items = stores.split(",") if isinstance(stores, str) else stores
-    return [item.strip() for item in items if item.strip()] or None
 
 
 @flow(
@@ -60,7 +53,7 @@ async def daily_flow(
         async with run_context(PIPELINE_CODE, run_id) as ctx:
             settings, engine, logger = ctx.settings, ctx.engine, ctx.logger
             day = report_date or daily_report_date(zone=settings.zone)
-            scope = await check_prerequisites(engine, settings, parse_stores(stores))
+            scope = await check_prerequisites(engine, settings, parse_store_codes(stores))
             run = DailyRun(run_id, settings.crm_run_env.value, day, scope, dry_run=dry_run)
             logger.event(
                 "orchestrator",
