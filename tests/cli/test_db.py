@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 Crm = Callable[..., tuple[int, str]]  # the `crm` fixture of conftest.py
+CrmProcess = Callable[..., subprocess.CompletedProcess[str]]  # the `crm_process` fixture
 
 
 def test_fresh_database_check_fails_until_stores_and_recipients_exist(
@@ -59,3 +61,28 @@ def test_pending_migrations_are_reported(crm: Crm, tmp_path: Path) -> None:
     env = {"CRM_HOME": str(tmp_path)}
     code, output = crm(env, "db", "check")
     assert code == 1 and "pending migrations" in output
+
+
+def test_prod_without_a_database_url_exits_2_and_writes_no_sqlite(
+    crm_process: CrmProcess, tmp_path: Path
+) -> None:
+    for args in (("db", "check"), ("stores", "list")):
+        result = crm_process(*args, CRM_RUN_ENV="prod")
+        output = (result.stdout + result.stderr).strip()
+        assert result.returncode == 2, output
+        assert output.splitlines() == [
+            "error: invalid configuration: DATABASE_URL must be set when CRM_RUN_ENV=prod "
+            "(or CRM_DB_BLOCK naming its block)"
+        ]
+    assert not list(tmp_path.rglob("*.db"))
+
+
+def test_prod_with_only_a_database_block_exits_2_outside_runs(
+    crm_process: CrmProcess, tmp_path: Path
+) -> None:
+    """Commands other than runs do not load blocks: they say so instead of using SQLite."""
+    result = crm_process("stores", "list", CRM_RUN_ENV="prod", CRM_DB_BLOCK="prod")
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2, output
+    assert len(output.splitlines()) == 1 and "DATABASE_URL is not set" in output and "Traceback" not in output
+    assert not list(tmp_path.rglob("*.db"))
