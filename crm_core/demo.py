@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_core.db import migrate
+from crm_core.db.engine import open_engine, session_factory
 from crm_core.db.models import NotificationRecipient, StoreMaster
 from crm_core.db.stores import add_recipient, add_store
 from crm_core.pipelines import PIPELINES, RUN_SUMMARY
+from crm_core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,11 @@ async def seed_demo(session: AsyncSession) -> list[str]:
             await add_recipient(session, pipeline.store_profile.code, DEMO_STORE_INBOX)
         added.append(f"recipients {DEMO_OWNER} (run summaries), {DEMO_STORE_INBOX} (store reports)")
     return added
+
+
+async def prepare_demo_database(settings: Settings) -> list[str]:
+    """Migrate the database to head and seed it; returns what was added (see `seed_demo`)."""
+    async with open_engine(settings) as engine:
+        await migrate.upgrade(engine)
+        async with session_factory(engine)() as session, session.begin():
+            return await seed_demo(session)

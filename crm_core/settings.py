@@ -1,4 +1,4 @@
-"""One settings model for the whole product (DESIGN §2), read from the environment and `.env`.
+"""One settings model for the whole product, read from the environment and `.env`.
 
 Errors are reported as one line naming the variable (`ConfigError`), so the CLI can exit 2 without a
 traceback. Secrets are `SecretStr` and every secret value is registered with the log redaction filter.
@@ -50,7 +50,7 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 
 
 class Settings(BaseSettings):
-    """Every variable of DESIGN §2. Field names are the environment variable names, lower-cased."""
+    """Every configuration variable. Field names are the environment variable names, lower-cased."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -168,6 +168,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name.upper()}: placeholder secret refused when CRM_RUN_ENV=prod")
         return self
 
+    @model_validator(mode="after")
+    def _database_named_in_prod(self) -> Settings:
+        # The SQLite default is for trying the product out; production data must never land in ./var.
+        if self.crm_run_env is RunEnv.PROD and self.database_url is None and self.crm_db_block is None:
+            raise ValueError(
+                "DATABASE_URL must be set when CRM_RUN_ENV=prod (or CRM_DB_BLOCK naming its block)"
+            )
+        return self
+
     # Derived locations: one place decides where things live under CRM_HOME.
     @property
     def home(self) -> Path:
@@ -197,6 +206,12 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         if self.database_url is not None:
             return self.database_url.get_secret_value()
+        if self.crm_run_env is RunEnv.PROD:
+            # Only CRM_DB_BLOCK named: its URL is loaded inside runs (`resolve_block_secrets`), never SQLite.
+            raise ConfigError(
+                f"DATABASE_URL is not set: the CRM_DB_BLOCK block {self.crm_db_block!r} is loaded inside "
+                "flow runs only; set DATABASE_URL for this command"
+            )
         return f"sqlite+aiosqlite:///{self.home / 'crm.db'}"
 
     @property

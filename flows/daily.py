@@ -17,6 +17,7 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
+from crm_core.db.stores import parse_store_codes
 from crm_core.exports import enabled_exports
 from crm_core.ingest import BucketOutcome, failed_bucket
 from crm_core.periods import daily_report_date
@@ -32,14 +33,6 @@ from tasks.download import download_exports
 from tasks.ingest import process_bucket_task
 from tasks.prefect_logging import events_to_prefect
 from tasks.runs import publish_artifacts, save_summary, send_notifications
-
-
-def parse_stores(stores: list[str] | str | None) -> list[str] | None:
-    """`--param stores=A668,A817` arrives as one string; the CLI and the UI send a list."""
-    if stores is None:
-        return None
-    items = stores.split(",") if isinstance(stores, str) else stores
-    return [item.strip() for item in items if item.strip()] or None
 
 
 @flow(
@@ -61,7 +54,7 @@ async def daily_flow(
         async with run_context(DAILY, run_id) as ctx:
             settings, engine, logger = ctx.settings, ctx.engine, ctx.logger
             day = report_date or daily_report_date(zone=settings.zone)
-            scope = await check_prerequisites(engine, settings, parse_stores(stores))
+            scope = await check_prerequisites(engine, settings, parse_store_codes(stores))
             run = daily_record(run_id, settings.crm_run_env.value, day, scope, dry_run=dry_run)
             logger.event(
                 "orchestrator",

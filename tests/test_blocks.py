@@ -71,26 +71,3 @@ async def test_save_from_settings_round_trip(tmp_path: Path) -> None:
     assert saved == ["crm-database/rt", "crm-smtp/rt", "crm-portal-login/rt"]
     loaded = await CrmPortalBlock.aload("rt")
     assert loaded.password.get_secret_value() == "Round-Trip-Pw"
-
-
-def test_crm_blocks_commands_save_the_environment_secrets(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from crm_core.cli import app
-
-    runner = CliRunner()
-    home = {"CRM_HOME": str(tmp_path), "DATABASE_URL": "", "SMTP_HOST": "", "PORTAL_USERNAME": ""}
-    result = runner.invoke(app, ["blocks", "register"], env=home)
-    assert result.exit_code == 0, result.output
-    assert "registered block type crm-portal-login" in result.output
-
-    result = runner.invoke(app, ["blocks", "save-from-env", "--name", "cli"], env=home)
-    assert result.exit_code == 1 and "nothing to save" in result.output
-
-    env = home | {"PORTAL_USERNAME": "A668", "PORTAL_PASSWORD": "Cli-Portal-Pw-5"}
-    result = runner.invoke(app, ["blocks", "save-from-env", "--name", "cli"], env=env)
-    assert result.exit_code == 0, result.output
-    assert "saved block crm-portal-login/cli" in result.output and "CRM_PORTAL_BLOCK=cli" in result.output
-    assert "Cli-Portal-Pw-5" not in result.output
-    loaded = CrmPortalBlock.load("cli")
-    assert loaded.password.get_secret_value() == "Cli-Portal-Pw-5"

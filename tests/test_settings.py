@@ -63,7 +63,32 @@ def test_placeholder_secrets_refused_in_prod_only() -> None:
     with pytest.raises(ConfigError, match="DATABASE_URL: placeholder secret refused"):
         make(crm_run_env="prod", database_url="postgresql+asyncpg://crm:changeme@db:5432/crm")
     assert make(crm_run_env="dev", portal_password="changeme").portal_password is not None
-    assert make(crm_run_env="prod", portal_password="S3cure-Long-Pass").portal_password is not None
+    prod_db = "postgresql+asyncpg://crm:S3cure-Db-Pass@db:5432/crm"
+    assert make(crm_run_env="prod", database_url=prod_db, portal_password="S3cure-Long-Pass").portal_password
+
+
+def test_prod_requires_a_database_url_or_block(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        make(crm_run_env="prod", crm_home=tmp_path)
+    message = str(info.value)
+    assert "DATABASE_URL must be set when CRM_RUN_ENV=prod" in message and "\n" not in message
+    with pytest.raises(ConfigError, match="DATABASE_URL must be set"):
+        make(crm_run_env="prod", database_url="  ")  # blank is unset
+    prod = make(crm_run_env="prod", database_url="postgresql+asyncpg://crm:S3cure-Db-Pass@db:5432/crm")
+    assert prod.dialect == "postgresql"
+    # Outside prod the SQLite default under CRM_HOME stays.
+    assert make(crm_run_env="local", crm_home=tmp_path).dialect == "sqlite"
+
+
+def test_prod_with_only_a_database_block_never_falls_back_to_sqlite(tmp_path: Path) -> None:
+    settings = make(crm_run_env="prod", crm_db_block="prod", crm_home=tmp_path)
+    assert settings.crm_db_block == "prod" and settings.database_url is None
+    with pytest.raises(ConfigError, match="CRM_DB_BLOCK block 'prod' is loaded inside flow runs only"):
+        _ = settings.db_url
+    resolved = Settings.model_validate(
+        settings.model_dump() | {"database_url": "postgresql+asyncpg://crm:S3cure-Db-Pass@db:5432/crm"}
+    )
+    assert resolved.dialect == "postgresql"
 
 
 def test_secrets_are_registered_for_redaction() -> None:

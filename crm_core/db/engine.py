@@ -73,3 +73,10 @@ async def open_engine(settings: Settings, **kwargs: Any) -> AsyncIterator[AsyncE
         yield engine
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def session_scope(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction on a checked engine: committed when the block ends, rolled back on an error."""
+    async with open_engine(settings) as engine, session_factory(engine)() as session, session.begin():
+        yield session

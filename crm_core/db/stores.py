@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -24,6 +25,17 @@ def normalise_store_code(code: str) -> str:
     if not STORE_CODE_RE.match(normalised):
         raise ConfigError(f"store code {code!r} is not valid (letters then digits, e.g. A668)")
     return normalised
+
+
+def parse_store_codes(stores: str | Sequence[str] | None) -> list[str] | None:
+    """A store list as given: `A668,A817` (CLI option, `--param stores=…`) or a list (Prefect UI).
+
+    Items are trimmed and blanks dropped; nothing left means "no subset" (None). Validation is
+    `normalise_store_code`'s job."""
+    if stores is None:
+        return None
+    items = stores.split(",") if isinstance(stores, str) else stores
+    return [item.strip() for item in items if item.strip()] or None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,35 @@ async def save_storage_state(context: BrowserContext, path: Path) -> None:
 # --- browser ---------------------------------------------------------------------------------------------
 
 
+CHROMIUM_MISSING = (
+    "Chromium not found ({why}): install Debian's chromium (apt-get install chromium) "
+    "or set CHROMIUM_PATH to the browser executable"
+)
+
+
+async def require_chromium(settings: Settings) -> Path:
+    """The browser `open_browser` will launch; a one-line `ConfigError` when there is none.
+
+    Checked before a run starts so that a machine without a browser gets one instruction, not Playwright's
+    traceback and its "playwright install" banner halfway through a run."""
+    configured = settings.chromium_executable()
+    if configured is not None:
+        if _is_executable(configured):
+            return configured
+        why = f"CHROMIUM_PATH={configured} is not an executable file"
+        raise ConfigError(CHROMIUM_MISSING.format(why=why))
+    # Nothing on PATH: Playwright would launch its own download, if there is one.
+    async with async_playwright() as pw:
+        bundled = Path(pw.chromium.executable_path)
+    if _is_executable(bundled):
+        return bundled
+    raise ConfigError(CHROMIUM_MISSING.format(why="none on PATH and no Playwright browser download"))
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
 @contextlib.asynccontextmanager
 async def open_browser(config: PortalConfig, *, headless: bool | None = None) -> AsyncIterator[Browser]:
     async with async_playwright() as pw:

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.db.engine import session_factory
+from crm_core.db.engine import open_engine, session_factory
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
 from crm_core.notify.engine import NotifyOutcome
 from crm_core.pipelines import DAILY
 from crm_core.portal.config import PortalConfig
+from crm_core.portal.session import require_chromium
 from crm_core.runs.phases import BucketPhase, DownloadPhase, ReportPhase
 from crm_core.runs.record import RunRecord
 from crm_core.settings import Settings
@@ -22,7 +23,9 @@ from crm_core.settings import Settings
 async def check_prerequisites(
     engine: AsyncEngine, settings: Settings, subset: list[str] | None
 ) -> StoreScope:
-    """The store scope and the portal configuration; `ConfigError` stops the run before any work."""
+    """A browser, the store scope and the portal configuration; `ConfigError` stops the run before any
+    work."""
+    await require_chromium(settings)
     async with session_factory(engine)() as session:
         scope = await store_scope(session, subset)
     PortalConfig.from_settings(settings)  # URLs present
@@ -32,6 +35,18 @@ async def check_prerequisites(
             "PORTAL_USERNAME and PORTAL_PASSWORD must be set (or a saved session: crm portal login --headed)"
         )
     return scope
+
+
+async def preflight(settings: Settings, subset: list[str] | None) -> StoreScope:
+    """The prerequisites checked before a run is started from the command line, so that a missing one
+    exits 2 before Prefect or the browser start (the flow checks them again)."""
+    await require_chromium(settings)  # the machine first: no database needed to tell
+    if settings.crm_db_block or settings.crm_smtp_block or settings.crm_portal_block:
+        from crm_core.blocks import resolve_block_secrets  # Prefect: only when blocks are named
+
+        settings = await resolve_block_secrets(settings)
+    async with open_engine(settings) as engine:
+        return await check_prerequisites(engine, settings, subset)
 
 
 def daily_record(run_id: str, env: str, report_date: date, scope: StoreScope, *, dry_run: bool) -> RunRecord:

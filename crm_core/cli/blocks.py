@@ -1,4 +1,4 @@
-"""`crm blocks …`: register the block types and save blocks from the environment."""
+"""`crm blocks register|save-from-env`: the Prefect blocks that can hold the product's secrets."""
 
 from __future__ import annotations
 
@@ -6,22 +6,22 @@ from typing import Annotated
 
 import typer
 
-from crm_core.cli_support import out, run_async, settings_or_exit
+from crm_core.cli.support import out, run_async, settings_or_exit
 
-blocks_app = typer.Typer(help="Prefect blocks holding DB, SMTP and portal secrets.", no_args_is_help=True)
+app = typer.Typer(help="Prefect blocks holding DB, SMTP and portal secrets.", no_args_is_help=True)
 
 
-@blocks_app.command("register")
-def blocks_register() -> None:
+@app.command("register")
+def register() -> None:
     """Register the CRM block types with the Prefect server (PREFECT_API_URL)."""
-    from crm_core.blocks import register_block_types  # Prefect import is slow: only when asked.
+    from crm_core.blocks import register_block_types  # Prefect: only in the commands that talk to it
 
     for slug in run_async(register_block_types()):
         out.print(f"registered block type {slug}")
 
 
-@blocks_app.command("save-from-env")
-def blocks_save_from_env(
+@app.command("save-from-env")
+def save_from_env(
     name: Annotated[str, typer.Option(help="block document name")] = "default",
 ) -> None:
     """Save DATABASE_URL, SMTP_* and PORTAL_* from the environment as blocks named NAME."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,21 @@ def test_missing_portal_settings_exit_2(
     monkeypatch.setenv("PORTAL_TMS_URL", "http://127.0.0.1:9")
     code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily")
     assert code == 2 and "PORTAL_USERNAME and PORTAL_PASSWORD must be set" in output
+
+
+CrmProcess = Callable[..., subprocess.CompletedProcess[str]]  # the `crm_process` fixture of conftest.py
+CHROMIUM_HINT = "install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
+
+
+def test_missing_chromium_is_one_line_and_exit_2_before_the_run(
+    crm_process: CrmProcess, tmp_path: Path
+) -> None:
+    result = crm_process("run", "daily", "--dry-run", CHROMIUM_PATH=str(tmp_path / "no" / "chromium"))
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2, output
+    assert output.splitlines() == [
+        f"error: Chromium not found (CHROMIUM_PATH={tmp_path / 'no' / 'chromium'} is not an executable "
+        f"file): {CHROMIUM_HINT} to the browser executable"
+    ]
+    assert "Traceback" not in output and "playwright install" not in output
+    assert not (tmp_path / "home").exists()  # checked before the database, Prefect or a browser

@@ -6,13 +6,17 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_harness")]
+CrmProcess = Callable[..., subprocess.CompletedProcess[str]]  # the `crm_process` fixture of conftest.py
+CHROMIUM_HINT = "install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
 
 
+@pytest.mark.e2e
+@pytest.mark.usefixtures("prefect_harness")
 def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: Path) -> None:
     from prefect.settings import PREFECT_API_URL
 
@@ -52,3 +56,26 @@ def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: 
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     assert "seeded" not in second.stdout
     assert len(list((home / "outbox").rglob("*.eml"))) == 3
+
+
+def test_demo_without_chromium_says_how_to_install_it(crm_process: CrmProcess, tmp_path: Path) -> None:
+    result = crm_process("demo", CHROMIUM_PATH=str(tmp_path / "chromium"))
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2, output
+    assert len(output.splitlines()) == 1 and CHROMIUM_HINT in output and "CHROMIUM_PATH=" in output
+    assert "Traceback" not in output and "playwright install" not in output
+    assert not (tmp_path / "home").exists()  # nothing seeded, no simulator, no Prefect
+
+
+def test_demo_without_any_browser_on_the_machine(crm_process: CrmProcess, tmp_path: Path) -> None:
+    """No CHROMIUM_PATH, no chromium on PATH and no Playwright download: the same one line."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = crm_process("demo", PATH=str(empty), PLAYWRIGHT_BROWSERS_PATH=str(empty))
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 2, output
+    assert output.splitlines() == [
+        f"error: Chromium not found (none on PATH and no Playwright browser download): {CHROMIUM_HINT} "
+        "to the browser executable"
+    ]
+    assert not (tmp_path / "home").exists()

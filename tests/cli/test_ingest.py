@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from crm_core.cli import app
 from crm_core.db.engine import make_engine
 from crm_core.exports import MISSED_LEADS
-from crm_core.ingest.cli import infer_store
+from crm_core.ingest.files import infer_store
 
 pytestmark = pytest.mark.postgres
 

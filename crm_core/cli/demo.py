@@ -1,0 +1,54 @@
+"""`crm demo`: the whole daily job on embedded defaults (portal simulator, SQLite, the file outbox)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from crm_core.cli.run import exit_code, print_summary, run_daily_flow
+from crm_core.cli.support import ReportDate, console, out, parse_date, run_async, settings_or_exit
+
+
+def demo(date_: ReportDate = None) -> None:
+    """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox."""
+    from crm_core.demo import prepare_demo_database
+    from crm_core.periods import daily_report_date
+    from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
+    from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
+    from crm_core.portal.session import require_chromium
+
+    settings = settings_or_exit()
+    day = parse_date(date_) or daily_report_date(zone=settings.zone)
+    run_async(require_chromium(settings))  # before the database, the simulator and Prefect
+    os.environ.setdefault("JSON_LOG_FILE", str(settings.home / "logs" / "events.ndjson"))
+    Path(os.environ["JSON_LOG_FILE"]).parent.mkdir(parents=True, exist_ok=True)
+    added = run_async(prepare_demo_database(settings))
+    out.print(f"database  {settings.db_url_redacted}")
+    for line in added:
+        out.print(f"seeded    {line}")
+    with SandboxServer(SandboxConfig(dashboard_date=day)) as sim:
+        out.print(f"simulator portal {sim.portal_origin}  TMS {sim.tms_origin}  (dashboard date {day})")
+        # The demo always talks to its own simulator, whatever PORTAL_* says.
+        os.environ.update(
+            PORTAL_BASE_URL=sim.portal_origin,
+            PORTAL_TMS_URL=sim.tms_origin,
+            PORTAL_USERNAME=DEMO_USERNAME,
+            PORTAL_PASSWORD=DEMO_PASSWORD,
+        )
+        result = run_daily_flow(day, None, dry_run=False)
+    settings = settings_or_exit()
+    print_summary(result)
+    pdfs = [record["file_path"] for record in result["metrics"]["pdf"]["records"]]
+    out.print("\n[bold]Where to look[/]")
+    for pdf in pdfs:
+        out.print(f"  PDF     {pdf}", highlight=False)
+    email = result["metrics"]["email"]
+    where = settings.outbox_path if email.get("transport") == "outbox" else f"SMTP {settings.smtp_host}"
+    out.print(f"  emails  {email.get('message', email.get('status'))} → {where}", highlight=False)
+    out.print(f"  events  {os.environ['JSON_LOG_FILE']}", highlight=False)
+    out.print(f"  data    {settings.db_url_redacted}", highlight=False)
+    if result["status"] != "ok":
+        console.print(f"demo run finished with status {result['status']}")
+    raise typer.Exit(exit_code(result))
