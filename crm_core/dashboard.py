@@ -1,4 +1,4 @@
-"""The dashboard figures scraped per store and day (DOMAIN B3.2): names, sections and value kinds.
+"""The dashboard figures scraped per store and day: names, sections and value kinds.
 
 `store_dashboard_summary` columns derive from `METRICS`; the scraper and the reports use the same names.
 """
@@ -83,7 +83,7 @@ def metrics_of(section: Section) -> tuple[Metric, ...]:
     return tuple(m for m in METRICS if m.section == section)
 
 
-# --- header matching (B3.2) ----------------------------------------------------------------------------
+# --- header matching -----------------------------------------------------------------------------------
 # The vendor's column headers vary ("Prev Month" / "Previous Month Revenue", "Tgt vs Ach (%)" /
 # "Target vs Ach."); these rules map one header of a section to the metric it carries.
 

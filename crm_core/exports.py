@@ -1,4 +1,4 @@
-"""The declarative export/bucket registry (DOMAIN A1–A2, B2.1, B4).
+"""The declarative export/bucket registry.
 
 One `ExportSpec` per portal export: where it is downloaded from, how the local and merged files are named,
 which table it lands in, how each CSV header maps to a column and how values are coerced, which columns are
@@ -74,7 +74,7 @@ class ExportSpec:
         return f"rejects_{self.bucket}_{report_date:%Y%m%d}.csv"
 
     def header_map(self) -> dict[str, str]:
-        """Normalised CSV header → column name, over every accepted spelling (B12.4)."""
+        """Normalised CSV header → column name, over every accepted spelling."""
         mapping: dict[str, str] = {}
         for column in self.columns:
             for header in column.accepted_headers:
@@ -83,7 +83,7 @@ class ExportSpec:
 
 
 def normalise_header(header: str) -> str:
-    """Case, BOM, spacing, underscores, dashes and dots are not significant in header names (B12.4)."""
+    """Case, BOM, spacing, underscores, dashes and dots are not significant in header names."""
     return re.sub(r"[^0-9a-z]", "", header.replace("\ufeff", "").lower())
 
 
@@ -159,7 +159,7 @@ NONPACKAGE_ALL = ExportSpec(
     url_template="/mis/download_nonpackageorder_csv?type=all&store_code={sc}",
     file_template="{sc}-non-package-all.csv",
     description="Orders not covered by a prepaid package",
-    download=False,  # A1: defined, switched off; enabling it is this one line.
+    download=False,  # defined, switched off; enabling it is this one line.
     columns=(
         _T("store_code", "text", ("Store Code", "store_code")),
         _T("store_name", "text", ("Store Name", "store_name")),

@@ -1,4 +1,4 @@
-"""NDJSON event log (DOMAIN B5.8) with redaction of secrets and personal data.
+"""NDJSON event log with redaction of secrets and personal data.
 
 Every event goes to stdout, optionally to `JSON_LOG_FILE`, and to the stdlib logger `crm.events`; inside a
 Prefect run `tasks` attaches Prefect's API handler to that logger, so the same events reach the run's log.
@@ -141,7 +141,7 @@ def _json_default(value: Any) -> Any:
 
 
 def normalise_status(status: str) -> Literal["ok", "warning", "error"]:
-    """B5.7: warn/warning → warning, error → error, everything else → ok."""
+    """warn/warning → warning, error → error, everything else → ok."""
     lowered = status.lower()
     if lowered in ("warn", "warning"):
         return "warning"

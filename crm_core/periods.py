@@ -1,4 +1,4 @@
-"""Business dates (DOMAIN A5): every report date and period is computed here, in the business time zone."""
+"""Business dates: every report date and period is computed here, in the business time zone."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from tasks.common import TRANSIENT_RETRIES
 async def persist_figures(
     engine: AsyncEngine, download: DownloadResult, run_id: str, logger: EventLogger
 ) -> tuple[list[str], dict[str, str]]:
-    """Upsert the scraped figures of every store (A4); returns (stored stores, {store: problem})."""
+    """Upsert the scraped figures of every store; returns (stored stores, {store: problem})."""
     figures = list(download.figures.values())
     problems = await store_dashboard_figures(engine, figures, run_id)
     stored = sorted(f.store_code for f in figures if f.store_code not in problems)

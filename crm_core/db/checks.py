@@ -1,4 +1,4 @@
-"""`crm db check`: schema, seeds, stores and recipients (DOMAIN B9.3 plus the product's own checks)."""
+"""`crm db check`: schema, seeds, stores and recipients as the runs and the emails need them."""
 
 from __future__ import annotations
 

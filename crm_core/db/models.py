@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models for every table (DOMAIN B6 as amended by Part A).
+"""SQLAlchemy 2 models for every table.
 
 Types are portable between PostgreSQL and SQLite: JSON becomes JSONB on PostgreSQL, big integer keys become
 SQLite's INTEGER rowid. The ingest tables are built from the export registry and the dashboard summary's

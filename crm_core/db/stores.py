@@ -20,7 +20,7 @@ ENVS = ("any", "dev", "prod", "local")
 
 
 def normalise_store_code(code: str) -> str:
-    """Store codes are trimmed and upper-cased everywhere (B12.12); anything else is refused."""
+    """Store codes are trimmed and upper-cased everywhere; anything else is refused."""
     normalised = code.strip().upper()
     if not STORE_CODE_RE.match(normalised):
         raise ConfigError(f"store code {code!r} is not valid (letters then digits, e.g. A668)")
@@ -45,7 +45,7 @@ class StoreScope:
 
 
 async def store_scope(session: AsyncSession, subset: list[str] | None = None) -> StoreScope:
-    """Active ETL and report stores, sorted; the prerequisites of B12.13 raise `ConfigError`."""
+    """Active ETL and report stores, sorted; a store set no run can use raises `ConfigError`."""
     rows = (await session.execute(select(StoreMaster).where(StoreMaster.is_active))).scalars().all()
     etl = sorted({r.store_code.upper() for r in rows if r.etl_flag})
     report = sorted({r.store_code.upper() for r in rows if r.report_flag})

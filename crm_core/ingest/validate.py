@@ -1,4 +1,4 @@
-"""Row validation of merged files (DOMAIN A2, B12.6–B12.9): text in, typed columns out.
+"""Row validation of merged files: text in, typed columns out.
 
 The production path is vectorised: one polars expression per registry column coerces a whole batch at once
 and flags, per cell, a missing required value or a value that cannot be coerced. A row with such a flag on
@@ -28,7 +28,7 @@ from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE
 
 REJECT_COLUMNS = ("file", "line", "column", "reason")
 
-# Store codes are compared upper-cased everywhere (B12.12); merge de-duplicates the same way.
+# Store codes are compared upper-cased everywhere; merge de-duplicates the same way.
 UPPER_CASE_COLUMNS = frozenset({"store_code"})
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # the ingest tables' INTEGER columns are 32-bit on PostgreSQL
@@ -44,7 +44,7 @@ _ISO_DATE = (
 )
 _DASH_DATE = rf"^([0-9]{{1,2}}-[0-9]{{1,2}}-[0-9]{{4}})(?: {_TIME})?$"
 _SLASH_DATE = rf"^([0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}})(?: {_TIME})?$"
-# Tried in this order (A2): ambiguous slashes resolve as DD/MM first.
+# Tried in this order: ambiguous slashes resolve as DD/MM first.
 _DATE_FORMATS = (
     (_ISO_DATE, ("%Y-%m-%d",)),
     (_DASH_DATE, ("%d-%m-%Y",)),
@@ -89,7 +89,7 @@ def coerce_expr(column: ExportColumn) -> pl.Expr:
             value = value.str.to_uppercase()
         return pl.when(value != "").then(value)
     if column.kind == "bool":
-        # A2: "1" → true, "0" → false, anything else (empty included) → false.
+        # The boolean rule: "1" → true, "0" → false, anything else (empty included) → false.
         return (_trimmed(name) == "1").fill_null(False)
     if column.kind == "float":
         return _number_text(name).cast(pl.Float64, strict=False)
@@ -133,7 +133,7 @@ class Validator:
         optional_bad: list[pl.Expr] = []
         for column in spec.columns:
             if column.kind == "bool":
-                continue  # every value is a boolean under the A2 rule
+                continue  # every value maps to true or false: nothing to reject
             present = pl.col(f"__present_{column.name}")
             checked = column.kind in ("int", "float", "date")
             uncoercible = present & pl.col(column.name).is_null() if checked else None

@@ -1,1 +1,1 @@
-"""Notification engine (DOMAIN A8, B9): plans, sandboxed templates, SMTP or outbox, send log."""
+"""Notification engine: plans, sandboxed templates, SMTP or outbox, send log."""

@@ -323,7 +323,7 @@ async def record_send(engine: AsyncEngine, values: dict[str, Any]) -> None:
 
 
 async def diagnose(engine: AsyncEngine, settings: Settings, pipeline_code: str, run_id: str) -> list[str]:
-    """`crm notifications test`: every reason an email of this run would not go out (B9.3)."""
+    """`crm notifications test`: every reason an email of this run would not go out."""
     findings: list[str] = []
     if settings.smtp_host is None:
         findings.append(f"SMTP_HOST is not set: emails would be written to {settings.outbox_path}")

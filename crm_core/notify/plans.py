@@ -1,4 +1,4 @@
-"""Which emails a run sends: profiles, templates, recipients, documents → plans (DOMAIN B9.1, A8)."""
+"""Which emails a run sends: profiles, templates, recipients, documents → plans."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class EmailPlan:
 @dataclass
 class PlanResult:
     plans: list[EmailPlan] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)  # why something will not be sent (B9.3)
+    findings: list[str] = field(default_factory=list)  # why something will not be sent
     run_env: str | None = None
 
 

@@ -27,7 +27,7 @@ def render(template: str, context: Mapping[str, Any], *, html: bool = False, nam
 def render_or_raw(
     template: str, context: Mapping[str, Any], *, html: bool = False, name: str = "template"
 ) -> tuple[str, str | None]:
-    """Rendered text, or the raw template with the error (B9.1: a broken template still sends)."""
+    """Rendered text, or the raw template with the error: a broken template must not stop the email."""
     try:
         return render(template, context, html=html, name=name), None
     except TemplateRenderError as exc:

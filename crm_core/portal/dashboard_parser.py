@@ -1,7 +1,7 @@
-"""Store dashboard page → typed figures (DOMAIN B3): identity fields, the five sections, number parsing.
+"""Store dashboard page → typed figures: identity fields, the five sections, number parsing.
 
 Pure functions over the page HTML (`page.content()`), so every variant is unit-testable without a browser.
-Problems never raise: they become `warnings` on the result (B3: a scrape failure only warns).
+Problems never raise: they become `warnings` on the result, since a scrape failure only warns.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ MetricValue = Decimal | int | None
 
 GSTIN_RE = re.compile(r"^[0-9A-Z]{15}$")
 _NULLS = frozenset({"", "-", "--", "—", "–", "n/a", "na", "n.a.", "n.a", "nil", "notavailable"})
-# Optional lakh/crore words and abbreviations (B3.3 allows the parser to accept them).
+# Lakh/crore words and abbreviations the parser also accepts (₹ 2.45 L).
 _LAKH, _CRORE = Decimal(100_000), Decimal(10_000_000)
 _UNITS = {"l": _LAKH, "lakh": _LAKH, "lakhs": _LAKH, "lac": _LAKH, "lacs": _LAKH}
 _UNITS |= {"cr": _CRORE, "crore": _CRORE, "crores": _CRORE}
@@ -63,7 +63,7 @@ class DashboardFigures:
 
 
 def parse_number(text: str, kind: MetricKind) -> MetricValue:
-    """B3.3: ₹, Indian grouping, %, whitespace; '-'/'N/A' → None; counts are integers; L/Cr accepted."""
+    """₹, Indian grouping, %, whitespace; '-'/'N/A' → None; counts are integers; L/Cr accepted."""
     cleaned = collapse(text).lower()
     if kind == "count" and cleaned:
         # Count cells may carry a link label after the number ("41 View"): the first token decides.
@@ -113,7 +113,7 @@ def parse_launch_date(text: str) -> date | None:
 
 
 def parse_dashboard(html: str, store_code: str) -> DashboardFigures:
-    """Every field of B3.1 and B3.2 that the page carries; warnings for what is missing or unparseable."""
+    """Every identity field and metric that the page carries; warnings for what is missing or unparseable."""
     root = parse_html(html)
     figures = DashboardFigures(store_code=store_code)
     _identity(root, figures)

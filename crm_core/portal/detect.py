@@ -1,4 +1,4 @@
-"""Is this a login page? Does this body look like one? (DOMAIN B2.3) — by configured URLs and content only.
+"""Is this a login page? Does this body look like one? — by configured URLs and content only.
 
 No host names are hard-coded: the portal and TMS origins and the login path come from settings.
 """
@@ -60,7 +60,7 @@ def same_origin(url: str, origin: str | None) -> bool:
 def is_login_page(
     url: str | None, html: str, *, portal_origin: str, tms_origin: str, login_path: str
 ) -> bool:
-    """B2.3 in order: no URL → no; TMS page → no (content checks catch TMS auth); login URL → yes;
+    """In order: no URL → no; TMS page → no (content checks catch TMS auth); login URL → yes;
     both login fields → yes; login-like HTML → yes."""
     if not url:
         return False

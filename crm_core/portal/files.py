@@ -1,4 +1,4 @@
-"""Checks on a downloaded export before it is kept (DOMAIN B2.4, B12.1–B12.3) and its row count."""
+"""Checks on a downloaded export before it is kept and its row count."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def check_csv(body: bytes, spec: ExportSpec) -> CheckedCsv:
         text = body.decode("utf-8-sig")
         non_utf8 = False
     except UnicodeDecodeError:
-        text = body.decode("utf-8-sig", errors="replace")  # ingest reads with errors ignored (B4)
+        text = body.decode("utf-8-sig", errors="replace")  # ingest reads with errors ignored
         non_utf8 = True
     sample = text[:SAMPLE_BYTES]
     if not sample.strip():
@@ -75,7 +75,7 @@ def check_csv(body: bytes, spec: ExportSpec) -> CheckedCsv:
 
 
 def count_rows(path: Path) -> int:
-    """Records after the header; HTML or unreadable files count 0 (B2.4)."""
+    """Records after the header; HTML or unreadable files count 0."""
     data = path.read_bytes()
     if any(sig in data[:512].decode("utf-8", "replace").lower() for sig in HTML_SIGNATURES):
         return 0

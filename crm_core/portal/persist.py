@@ -1,4 +1,4 @@
-"""Persisting scraped dashboard figures (DOMAIN A4, B3.4) on PostgreSQL and SQLite alike.
+"""Persisting scraped dashboard figures on PostgreSQL and SQLite alike.
 
 - `store_dashboard_summary`: one row per (store, dashboard_date); a re-run overwrites every metric (NULLs
   included) via the dialect's INSERT … ON CONFLICT DO UPDATE.

@@ -81,7 +81,7 @@ class PrefectStack:
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
-                # A worker needs a second SIGTERM to stop (DESIGN §6).
+                # A worker needs a second SIGTERM to stop.
                 for _ in range(2):
                     process.send_signal(signal.SIGTERM)
                     try:

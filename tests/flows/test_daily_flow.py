@@ -1,5 +1,5 @@
 """The daily flow end to end: real Chromium against the simulator, real PostgreSQL, aiosmtpd as SMTP,
-inside a Prefect test server (DOMAIN B5, A3–A10)."""
+inside a Prefect test server."""
 
 from __future__ import annotations
 
@@ -236,7 +236,7 @@ async def test_smtp_down_then_notifications_send_delivers_only_the_missing(
     outcome = crm("notifications", "send", "--run-id", result["run_id"])
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
     assert len(messages(smtp_server)) == 3
-    # The stored summary now tells the truth about the emails (A8): delivered, and no longer a warning.
+    # The stored summary now tells the truth about the emails: delivered, and no longer a warning.
     assert "run summary updated: status ok" in outcome.stdout
     async with session_factory(db)() as session:
         stored = await load_run_summary(session, result["run_id"])

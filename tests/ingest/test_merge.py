@@ -25,7 +25,7 @@ from crm_core.json_logger import EventLogger
 WriteFile = Callable[[str, bytes], Path]
 DAY = date(2025, 11, 17)
 
-# DOMAIN B4.1: the vendor's missed-leads header, in the vendor's order.
+# The vendor's missed-leads header, in the vendor's order.
 MISSED_HEADER = (
     "id,mobile_number,pickup_no,pickup_created_date,pickup_created_time,store_code,store_name,pickup_date,"
     "pickup_time,customer_name,special_instruction,source,final_source,customer_type,is_order_placed"

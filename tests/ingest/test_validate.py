@@ -1,4 +1,4 @@
-"""Coercion rules of DOMAIN A2, vectorised (polars) and per row (pydantic model), which must agree."""
+"""Coercion rules (docs/domain.md), vectorised (polars) and per row (pydantic model), which must agree."""
 
 from __future__ import annotations
 

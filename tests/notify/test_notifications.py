@@ -113,7 +113,7 @@ async def test_sends_one_email_per_store_and_a_run_summary(seeded, smtp_server) 
     attachments = [part.get_filename() for part in message.iter_attachments()]
     assert attachments == ["A668_2025-11-17.pdf"]
     assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
-    # A817 has no own "to": the cc becomes "to" (B9.1).
+    # A817 has no own "to": the cc becomes "to".
     a817 = by_subject["A817 Daily Performance Report 2025-11-17"]["message"]
     assert a817["To"] == "ops@example.com"
     summary = by_subject["[TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK"]["message"]

@@ -1,4 +1,4 @@
-"""Dashboard parsing (DOMAIN B3) over every variant, without a browser."""
+"""Dashboard parsing over every variant, without a browser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Simulated exports fit the export registry; download checks (B2.4, B12) and login detection (B2.3)."""
+"""Simulated exports fit the export registry; download checks and login detection."""
 
 from __future__ import annotations
 

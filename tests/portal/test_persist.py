@@ -1,4 +1,4 @@
-"""Dashboard figures persistence (B3.4 as amended by A4) on SQLite and PostgreSQL."""
+"""Dashboard figures persistence on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The vendor portal simulator (DOMAIN B11): synthetic data, fault modes, the two ASGI origins."""
+"""The vendor portal simulator: synthetic data, fault modes, the two ASGI origins."""

@@ -1,9 +1,9 @@
-"""The portal simulator: two Starlette apps (portal and TMS origins) sharing one `SandboxState` (DOMAIN B2).
+"""The portal simulator: two Starlette apps (portal and TMS origins) sharing one `SandboxState`.
 
 Portal: `/home/login` (form `user_name`/`password`), `/home/otp`, `/home` (the "Daily Operations Tracker"
 card links to the TMS `/sso?token=…` hand-off), admin under `/__sandbox/`. TMS: `/sso`, the partner dashboard
-and the CSV exports of B2.1; without a TMS session every TMS URL answers the "You need to be logged in to view
-this page!" notice with HTTP 200, as the real TMS does.
+and the CSV exports (`crm_core.exports`); without a TMS session every TMS URL answers the "You need to be
+logged in to view this page!" notice with HTTP 200, as the real TMS does.
 """
 
 from __future__ import annotations

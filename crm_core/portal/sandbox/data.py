@@ -1,4 +1,4 @@
-"""Deterministic synthetic portal data per (store, date, seed), realistic per DOMAIN B11.
+"""Deterministic synthetic portal data per (store, date, seed), shaped like the vendor's.
 
 The dashboard figures that overlap with the CSV exports are computed from the same rows: pickup counts and
 conversions from the missed-leads rows, undelivered counts from the undelivered rows, repeat orders from the

@@ -1,4 +1,4 @@
-"""Fault modes of the portal simulator (DOMAIN B11.4 plus transfer faults), switchable per store/endpoint.
+"""Fault modes of the portal simulator, switchable per store/endpoint.
 
 A fault is written `NAME[@STORE][/ENDPOINT][=VALUE][#TIMES]`, e.g. `status@A668/missed_leads=429#2`
 (A668's missed-leads export answers 429 twice), `slow=2.5` (every response waits 2.5 s),
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 FAULTS: dict[str, str] = {
-    # B11.4 (1) – (5)
+    # login, session and HTTP faults
     "logged_out": "TMS pages and CSVs answer the 'You need to be logged in' notice (HTTP 200)",
     "expire": "drop every TMS session (VALUE=all: portal sessions too), then answer the notice",
     "login_error": "login refused with 'Invalid username or password'",
@@ -22,7 +22,7 @@ FAULTS: dict[str, str] = {
     "status": "answer HTTP VALUE (401, 403, 429, 500, …) instead of the page/CSV",
     "empty": "answer 200 with an empty body",
     "same_tab": "the tracker card opens the TMS in the same tab instead of a new one",
-    # B11.4 (6): CSV shapes
+    # CSV shapes
     "header_only": "CSV with the header and no rows",
     "bom": "CSV starting with a UTF-8 byte-order mark",
     "no_newline": "CSV without a trailing newline",
@@ -36,7 +36,7 @@ FAULTS: dict[str, str] = {
     "non_utf8": "CSV encoded as cp1252 with non-ASCII text (not valid UTF-8)",
     "extra_column": "CSV with an extra unknown column and upper-cased headers",
     "evil_filename": "Content-Disposition file name containing ../",
-    # B11.4 (7): dashboard variants
+    # dashboard variants
     "missing_section": "dashboard without section VALUE (default Delivery)",
     "na_cells": "dashboard cells showing '-' and 'N/A'",
     "lakh": "dashboard amounts in lakh notation (₹ 2.45 L)",

@@ -1,4 +1,4 @@
-"""seed pipelines, notification profiles and default email templates (DOMAIN A1, B6.6)
+"""seed pipelines, notification profiles and default email templates
 
 Revision ID: 0002_seed_notifications
 Revises: 0001_baseline

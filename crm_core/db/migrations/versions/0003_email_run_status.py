@@ -1,4 +1,4 @@
-"""email_sends.run_status: the status a run-level email reported (summary resend rule, DOMAIN A8)
+"""email_sends.run_status: the status a run-level email reported (for the summary resend rule)
 
 Revision ID: 0003_email_run_status
 Revises: 0002_seed_notifications
