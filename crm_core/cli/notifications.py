@@ -9,7 +9,7 @@ import typer
 from crm_core.cli.support import out, run_async, settings_or_exit
 
 if TYPE_CHECKING:
-    from crm_core.notify.engine import CatchUp
+    from crm_core.runs.emails import CatchUp
 
 app = typer.Typer(help="Diagnose and send notification emails.", no_args_is_help=True)
 
@@ -46,7 +46,7 @@ def send(
 ) -> None:
     """Send the run's emails that were not delivered yet (all of them with --force)."""
     from crm_core.db.engine import open_engine
-    from crm_core.notify.engine import catch_up_run_emails
+    from crm_core.runs.emails import catch_up_run_emails
 
     settings = settings_or_exit()
 

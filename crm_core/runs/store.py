@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.db.models import PipelineRunSummary
+from crm_core.db.runs import load_run_summary
 from crm_core.pipelines import get_pipeline
 from crm_core.runs.record import RunRecord
 from crm_core.runs.summary import render
@@ -47,11 +47,6 @@ async def save_run_record(session: AsyncSession, record: RunRecord) -> str:
     )
     await session.execute(statement)
     return text
-
-
-async def load_run_summary(session: AsyncSession, run_id: str) -> PipelineRunSummary | None:
-    result = await session.execute(select(PipelineRunSummary).where(PipelineRunSummary.run_id == run_id))
-    return result.scalar_one_or_none()
 
 
 def record_from_row(row: PipelineRunSummary) -> RunRecord:

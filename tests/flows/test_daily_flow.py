@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import make_engine, session_factory
 from crm_core.db.models import INGEST_TABLES, Document, EmailSend, PipelineRunSummary
+from crm_core.db.runs import load_run_summary
 from crm_core.demo import seed_demo
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
-from crm_core.runs.store import load_run_summary
 from flows.daily import daily_flow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.usefixtures("prefect_harness")]

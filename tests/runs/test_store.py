@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
+from crm_core.db.runs import load_run_summary
 from crm_core.notify.engine import NotifyOutcome
-from crm_core.runs.store import load_run_record, load_run_summary, record_email_catch_up, save_run_record
+from crm_core.runs.store import load_run_record, record_email_catch_up, save_run_record
 from crm_core.status import Status
 from tests.runs.conftest import download, record_with
 
