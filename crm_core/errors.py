@@ -58,7 +58,7 @@ _TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P0
 _TRANSIENT_SQLITE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
 
-def _driver_code(exc: BaseException) -> str | None:
+def driver_code(exc: BaseException) -> str | None:
     """The SQLSTATE or SQLite result code of a driver error (SQLAlchemy's wrapper, the adapted DBAPI
     error or the driver's own one underneath)."""
     seen: BaseException | None = exc
@@ -84,7 +84,7 @@ def is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    code = _driver_code(exc)
+    code = driver_code(exc)
     if code is not None:
         return code.startswith(_TRANSIENT_SQLSTATES + _TRANSIENT_SQLITE_CODES)
     if isinstance(exc, OperationalError | InterfaceError):

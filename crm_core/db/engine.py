@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from crm_core.errors import TransientError, is_transient
+from crm_core.errors import TransientError, driver_code, is_transient
 from crm_core.json_logger import describe_exception
 from crm_core.settings import ConfigError, Settings
 
@@ -64,13 +65,28 @@ async def ping(engine: AsyncEngine, redacted_url: str) -> None:
         raise error(f"database {redacted_url} is unreachable: {describe_exception(exc)}") from None
 
 
+def is_missing_table(exc: BaseException) -> bool:
+    """The database has no such table: it was never migrated (or is older than the code)."""
+    if driver_code(exc) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return "no such table" in str(getattr(exc, "orig", None) or exc)  # SQLite says it in words only
+
+
 @asynccontextmanager
 async def open_engine(settings: Settings, **kwargs: Any) -> AsyncIterator[AsyncEngine]:
-    """Engine for one command or flow run, checked reachable, always disposed."""
+    """Engine for one command or flow run, checked reachable, always disposed. A database that was never
+    migrated is a one-line `ConfigError` naming the fix, not the driver's error."""
     engine = engine_from_settings(settings, **kwargs)
     try:
         await ensure_reachable(engine, settings.db_url_redacted)
         yield engine
+    except DBAPIError as exc:
+        if is_missing_table(exc):
+            where = settings.db_url_redacted
+            raise ConfigError(
+                f"database {where} has no tables (or an older schema): run `crm db upgrade`"
+            ) from None
+        raise
     finally:
         await engine.dispose()
 
