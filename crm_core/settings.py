@@ -52,8 +52,14 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-
 class Settings(BaseSettings):
     """Every configuration variable. Field names are the environment variable names, lower-cased."""
 
+    # An empty value (`REPORTS_DIR=` in .env or the compose file) means "not set": the default applies,
+    # never the current directory.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     crm_home: Path = Field(default=Path("./var"), description="root of downloads, reports, outbox, logs")

@@ -127,3 +127,18 @@ def test_alert_email_to_is_a_validated_comma_separated_list(tmp_path: Path) -> N
     assert Settings(crm_home=tmp_path).alert_recipients == []
     with pytest.raises(ConfigError, match=r"ALERT_EMAIL_TO.*not an email address: ops-at-example"):
         load_settings(crm_home=tmp_path, alert_email_to="ops-at-example, owner@example.com")
+
+
+def test_an_empty_value_means_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`JSON_LOG_FILE=` or `REPORTS_DIR=` fall back to the defaults, never to the working directory."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("JSON_LOG_FILE", "REPORTS_DIR", "DOWNLOADS_DIR", "DATABASE_URL", "SMTP_HOST", "CRM_HOME"):
+        monkeypatch.setenv(name, "")
+    env_file = tmp_path / ".env"
+    env_file.write_text("REPORTS_DIR=\nJSON_LOG_FILE=\n")
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.json_log_file is None
+    assert settings.reports_path == (tmp_path / "var" / "reports").resolve()
+    assert settings.downloads_path == (tmp_path / "var" / "downloads").resolve()
+    assert settings.smtp_host in (None, "")
+    assert settings.db_url.startswith("sqlite+aiosqlite:///")
