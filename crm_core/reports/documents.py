@@ -146,7 +146,9 @@ class ReportsResult:
     @property
     def rendered(self) -> list[ReportOutcome]:
         """The PDFs written: every ok outcome, and a no-data outcome whose notice PDF was rendered."""
-        return [o for o in self.outcomes if o.status != "error" and o.path is not None]
+        return [
+            o for o in self.outcomes if o.status == "ok" or (o.status == "no_data" and o.path is not None)
+        ]
 
     @property
     def detail(self) -> str:
