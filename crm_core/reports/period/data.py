@@ -114,8 +114,7 @@ class Volume:
         if self.exact:
             return text
         if self.incomplete_stores:
-            n = len(self.incomplete_stores)
-            return f"≥ {text} ({n} store{'' if n == 1 else 's'} incomplete)"
+            return f"≥ {text}"  # the stores with gaps are named beside it
         if self.days_with_data < self.days:
             return f"≥ {text} ({self.days_with_data} of {self.days} days)"
         return f"≥ {text} (day before missing)"
@@ -244,8 +243,8 @@ def kpi_summaries(snapshots: Snapshots, days: Sequence[date]) -> tuple[KpiSummar
         summaries.append(
             KpiSummary(
                 period.result,
-                (short_day(period.best[0]), period.best[1]) if period.best else None,
-                (short_day(period.worst[0]), period.worst[1]) if period.worst else None,
+                (f"{period.best[0]:%d %b}", period.best[1]) if period.best else None,
+                (f"{period.worst[0]:%d %b}", period.worst[1]) if period.worst else None,
             )
         )
     return tuple(summaries)
@@ -479,16 +478,20 @@ def period_notes(
     if previous is not None and previous.has_data:
         pickups = _change(figures.volumes["pickups"], previous.volumes["pickups"])
         if pickups is not None and pickups > 0:
-            extra_highlights.append(f"Pickups grew by {format_count(pickups)} on the previous {noun}.")
+            extra_highlights.append(
+                f"Pickups grew by {format_count(pickups)} compared with the previous {noun}."
+            )
         elif pickups is not None and pickups < 0:
-            extra_risks.append(f"Pickups fell by {format_count(-pickups)} on the previous {noun}.")
+            extra_risks.append(f"Pickups fell by {format_count(-pickups)} compared with the previous {noun}.")
         now, before = figures.revenue, previous.revenue
         if now.average_per_day is not None and before.average_per_day:
             change = (now.average_per_day - before.average_per_day) / before.average_per_day * 100
             if change >= 5:
                 extra_highlights.append(f"Average daily revenue rose {change:.0f}% on the previous {noun}.")
             elif change <= -5:
-                extra_risks.append(f"Average daily revenue fell {-change:.0f}% on the previous {noun}.")
+                extra_risks.append(
+                    f"Average daily revenue fell {-change:.0f}% compared with the previous {noun}."
+                )
     if overdue_orders:
         extra_risks.append(
             f"{format_count(overdue_orders)} undelivered order{'s are' if overdue_orders != 1 else ' is'} "
@@ -528,6 +531,7 @@ class StorePeriodReport:
     figures: PeriodFigures
     previous: PeriodFigures | None  # None when the previous period has no snapshot stored
     leads_captured: int  # missed-leads rows whose pickup date is in the period
+    leads_previous: int  # the same in the previous period
     undelivered_orders: tuple[UndeliveredOrder, ...]
     missed_leads: tuple[MissedLead, ...]
     timezone: str = "Asia/Kolkata"
@@ -587,6 +591,10 @@ class CombinedPeriodReport:
     @property
     def leads_captured(self) -> int:
         return sum(s.leads_captured for s in self.stores)
+
+    @property
+    def leads_previous(self) -> int:
+        return sum(s.leads_previous for s in self.stores)
 
     @property
     def overdue_orders(self) -> int:
@@ -655,14 +663,17 @@ async def load_store_period(
     previous = period_figures(snapshots, before)
 
     leads = INGEST_TABLES["missed_leads"]
-    leads_captured = (
+    lead_rows = (
         await session.execute(
-            select(func.count()).where(
+            select(leads.c.pickup_date, func.count())
+            .where(
                 func.upper(leads.c.store_code) == code,
-                leads.c.pickup_date.between(period.start, period.end),
+                leads.c.pickup_date.between(before.start, period.end),
             )
+            .group_by(leads.c.pickup_date)
         )
-    ).scalar_one()
+    ).all()
+    leads_by_day: dict[date, int] = {row[0]: int(row[1]) for row in lead_rows}
     name = store.store_name if store is not None else None
     return StorePeriodReport(
         store_code=code,
@@ -672,7 +683,8 @@ async def load_store_period(
         generated_at=generated_at or datetime.now(UTC),
         figures=period_figures(snapshots, period),
         previous=previous if previous.has_data else None,
-        leads_captured=int(leads_captured),
+        leads_captured=sum(n for day, n in leads_by_day.items() if day >= period.start),
+        leads_previous=sum(n for day, n in leads_by_day.items() if day < period.start),
         undelivered_orders=tuple(await load_undelivered(session, code, period.end, until=period.end)),
         missed_leads=tuple(await load_open_missed_leads(session, code, until=period.end)),
         timezone=timezone,

@@ -1,7 +1,7 @@
 """The weekly and monthly PDFs, composed from the shared sections in the daily report's visual language.
 
-Top to bottom: header, overall health, metrics strip, volume and revenue, KPIs over the period (average,
-best, worst, band), chart against the previous period, day-by-day (week) or week-by-week (month) table,
+Top to bottom: header, overall health, metrics strip, KPIs over the period (average, best, worst, band),
+volume and revenue against the previous period, chart against the previous period, day-by-day (week) or week-by-week (month) table,
 highlights / risks / focus, then the backlog as of the period end as static lists (no form fields). The
 `ALL` report adds a line per store and the stores without data, and summarises the backlog per store. A
 store without data gets the header and a notice. Every page has the footer and "Page N of M".
@@ -110,7 +110,7 @@ def draw_period(pc: PagedCanvas, report: PeriodReport) -> None:
             color=colour(COLOURS["critical"]),
             bold=True,
         )
-        notice(pc, f"Dashboard days ingested: {figures.coverage}.")
+        notice(pc, f"Dashboard snapshots: {figures.coverage}.")
         if isinstance(report, CombinedPeriodReport):
             notice(pc, f"Stores without data: {', '.join(report.stores_without_data)}.")
         return
@@ -119,8 +119,8 @@ def draw_period(pc: PagedCanvas, report: PeriodReport) -> None:
     health = figures.health
     health_card(pc, health, footnote=health_footnote(health, len(figures.kpis)))
     _strip(pc, figures, noun)
-    _volume_table(pc, report, previous)
     _kpis(pc, figures, combined=isinstance(report, CombinedPeriodReport))
+    _volume_table(pc, report, previous)
     _charts(pc, figures, previous)
     _breakdown(pc, figures)
     if isinstance(report, CombinedPeriodReport):
@@ -205,7 +205,12 @@ def _volume_table(pc: PagedCanvas, report: PeriodReport, previous: PeriodFigures
         before = previous.volumes[counter.key].display if previous is not None else MISSING
         rows.append((counter.label, volume.display, before, _volume_note(volume)))
     rows.append(
-        ("Leads captured", format_count(report.leads_captured), MISSING, "Missed-leads rows by pickup date.")
+        (
+            "Leads captured",
+            format_count(report.leads_captured),
+            format_count(report.leads_previous),
+            "Missed-leads rows by pickup date.",
+        )
     )
     revenue = figures.revenue
     before_rev = previous.revenue if previous is not None else None
@@ -246,9 +251,8 @@ def _volume_table(pc: PagedCanvas, report: PeriodReport, previous: PeriodFigures
         ),
         rows,
         caption=(
-            f"{figures.coverage}. Pickups, deliveries and customers are month-to-date counters on the "
-            f"dashboard: a {noun}'s volume is their growth inside the {noun}, month by month; "
-            "≥ marks a lower bound where a day is missing."
+            f"{figures.coverage}. Volumes are the growth of the dashboard's month-to-date counters inside "
+            f"the {noun}, month by month; ≥ marks a lower bound (a day without a snapshot)."
         ),
     )
 
@@ -268,10 +272,10 @@ def _kpis(pc: PagedCanvas, figures: PeriodFigures, *, combined: bool) -> None:
         title="KPIs over the Period",
         value_header="Average",
         extra=(
-            (Column(f"Best {unit}", 0.19, "right"), extreme("best")),
-            (Column(f"Worst {unit}", 0.19, "right"), extreme("worst")),
+            (Column(f"Best {unit}", 0.18, "right"), extreme("best")),
+            (Column(f"Worst {unit}", 0.18, "right"), extreme("worst")),
         ),
-        column_widths=(0.30, 0.10, 0.22),
+        column_widths=(0.29, 0.11, 0.24),
     )
 
 
@@ -289,7 +293,10 @@ def _charts(pc: PagedCanvas, figures: PeriodFigures, previous: PeriodFigures | N
     def series(values: list[float | None], before: list[float | None] | None) -> list[ChartSeries]:
         result = [ChartSeries(f"This {noun}", values, "#1f3a93")]
         if before is not None:
-            result.append(ChartSeries(f"Previous {noun}", before, "#a5b4d8"))
+            # Position by position (a month's first week against the previous month's first week); a
+            # previous month with fewer weeks leaves the last category without a comparison.
+            aligned = (before + [None] * len(values))[: len(values)]
+            result.append(ChartSeries(f"Previous {noun}", aligned, "#a5b4d8"))
         return result
 
     per = "day" if weekly else "week"
@@ -311,14 +318,22 @@ def _charts(pc: PagedCanvas, figures: PeriodFigures, previous: PeriodFigures | N
     )
 
 
+def _row_volume(volume: Volume, single_day: bool) -> str:
+    """A day's growth needs that day's and the day before's snapshot, so a day's lower bound says nothing
+    (N/A); a week's lower bound is still worth showing ("≥ 29")."""
+    if volume.value is None or (single_day and not volume.exact):
+        return MISSING
+    return _volume_value(volume)
+
+
 def _breakdown(pc: PagedCanvas, figures: PeriodFigures) -> None:
     weekly = figures.period.kind == "week"
     rows = [
         (
             row.label,
             format_money(row.revenue),
-            row.pickups.display if row.pickups.exact or row.pickups.value is None else MISSING,
-            row.deliveries.display if row.deliveries.exact or row.deliveries.value is None else MISSING,
+            _row_volume(row.pickups, weekly),
+            _row_volume(row.deliveries, weekly),
             format_pct(row.conversion),
             format_pct(row.tat),
         )
@@ -328,8 +343,8 @@ def _breakdown(pc: PagedCanvas, figures: PeriodFigures) -> None:
         "Pickups and deliveries are the day's growth of the month-to-date counters (N/A without the "
         "day's and the day before's snapshot)."
         if weekly
-        else "Weeks are ISO weeks cut at the month's edges; conversion and TAT are means of the daily "
-        "figures."
+        else "Weeks are ISO weeks cut at the month's edges; ≥ marks a lower bound (a day without a "
+        "snapshot); conversion and TAT are means of the daily figures."
     )
     titled_table(
         pc,
