@@ -1,10 +1,11 @@
 """The weekly and monthly PDFs, composed from the shared sections in the daily report's visual language.
 
 Top to bottom: header, overall health, metrics strip, KPIs over the period (average, best, worst, band),
-volume and revenue against the previous period, chart against the previous period, day-by-day (week) or week-by-week (month) table,
-highlights / risks / focus, then the backlog as of the period end as static lists (no form fields). The
-`ALL` report adds a line per store and the stores without data, and summarises the backlog per store. A
-store without data gets the header and a notice. Every page has the footer and "Page N of M".
+volume and revenue against the previous period, a chart against the previous period, the day-by-day
+(week) or week-by-week (month) table, highlights / risks / focus, then the backlog as of the period end as
+static lists (no form fields). The `ALL` report adds a line per store and the stores without data, and
+summarises the backlog per store. A store without data gets the header and a notice. Every page has the
+footer and "Page N of M".
 """
 
 from __future__ import annotations
