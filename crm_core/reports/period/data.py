@@ -182,18 +182,18 @@ def counter_volume(series: Mapping[date, Number | None], start: date, end: date)
 
 
 def sum_volumes(volumes: Mapping[str, Volume]) -> Volume:
-    """Several stores' volumes of one counter added up (keyed by store code); stores without the counter
-    are left out, and the sum is exact only when every added volume is."""
-    present = {code: v for code, v in volumes.items() if v.value is not None}
+    """Several stores' volumes of one counter added up (keyed by store code). The sum is exact only when
+    every volume is: a store without the figure adds nothing and makes it a lower bound."""
+    present = [v for v in volumes.values() if v.value is not None]
     if not present:
         return Volume(None, False, 0, 0)
     return Volume(
-        value=sum(v.value or 0 for v in present.values()),
-        exact=all(v.exact for v in present.values()),
-        days_with_data=sum(v.days_with_data for v in present.values()),
-        days=sum(v.days for v in present.values()),
-        corrections=tuple(c for v in present.values() for c in v.corrections),
-        incomplete_stores=tuple(code for code, v in present.items() if not v.exact),
+        value=sum(v.value or 0 for v in present),
+        exact=all(v.exact for v in volumes.values()),
+        days_with_data=sum(v.days_with_data for v in volumes.values()),
+        days=sum(v.days for v in volumes.values()),
+        corrections=tuple(c for v in present for c in v.corrections),
+        incomplete_stores=tuple(code for code, v in volumes.items() if not v.exact),
     )
 
 
