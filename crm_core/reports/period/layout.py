@@ -245,10 +245,10 @@ def _volume_table(pc: PagedCanvas, report: PeriodReport, previous: PeriodFigures
         pc,
         "Volume and Revenue",
         (
-            Column("Metric", 0.25),
-            Column(f"This {noun}", 0.22, "right"),
-            Column(f"Previous {noun}", 0.18, "right"),
-            Column("Note", 0.35),
+            Column("Metric", 0.22),
+            Column(f"This {noun}", 0.26, "right"),
+            Column(f"Previous {noun}", 0.19, "right"),
+            Column("Note", 0.33),
         ),
         rows,
         caption=(
