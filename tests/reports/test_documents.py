@@ -189,6 +189,20 @@ def test_result_status_and_detail(statuses: list[Any], status: str, detail: str)
     assert (result.status, result.detail) == (status, detail)
 
 
+def test_a_rendered_no_data_notice_counts_as_a_pdf(tmp_path: Path) -> None:
+    # A period report draws a notice PDF for a store without data: written, but still a warning.
+    result = ReportsResult(
+        (
+            ReportOutcome("S0", "ok", path=tmp_path / "S0.pdf"),
+            ReportOutcome("S1", "no_data", path=tmp_path / "S1.pdf", document_id=7),
+            ReportOutcome("S2", "no_data"),
+        )
+    )
+    assert result.status == "warning"
+    assert result.detail == "2 PDFs; 2 without data (S1, S2)"
+    assert [o.store_code for o in result.rendered] == ["S0", "S1"]
+
+
 def test_path_convention(tmp_path: Path) -> None:
     end = date(2026, 1, 4)
     assert report_pdf_path(tmp_path, "daily", end, " a817 ", end.isoformat()) == (
