@@ -1,4 +1,5 @@
-"""`crm demo`: the whole daily job on embedded defaults (portal simulator, SQLite, the file outbox)."""
+"""`crm demo`: the whole daily job on embedded defaults (portal simulator, SQLite, the file outbox), then
+the weekly and monthly catch-up over a few weeks of seeded demo dashboard history."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ from pathlib import Path
 
 import typer
 
-from crm_core.cli.run import exit_code, print_summary, run_daily_flow
+from crm_core.cli.run import (
+    exit_code,
+    period_exit_code,
+    period_lines,
+    print_summary,
+    run_daily_flow,
+    run_period_flow,
+)
 from crm_core.cli.support import ReportDate, console, out, parse_date, run_async, settings_or_exit
 
 
 def demo(date_: ReportDate = None) -> None:
-    """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox."""
+    """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox; then the
+    weekly and monthly reports of the seeded demo history."""
     from crm_core.demo import prepare_demo_database
     from crm_core.periods import daily_report_date
     from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
@@ -24,7 +33,7 @@ def demo(date_: ReportDate = None) -> None:
     run_async(require_chromium(settings))  # before the database, the simulator and Prefect
     os.environ.setdefault("JSON_LOG_FILE", str(settings.home / "logs" / "events.ndjson"))
     Path(os.environ["JSON_LOG_FILE"]).parent.mkdir(parents=True, exist_ok=True)
-    added = run_async(prepare_demo_database(settings))
+    added = run_async(prepare_demo_database(settings, history_before=day))
     out.print(f"database  {settings.db_url_redacted}")
     for line in added:
         out.print(f"seeded    {line}")
@@ -51,4 +60,12 @@ def demo(date_: ReportDate = None) -> None:
     out.print(f"  data    {settings.db_url_redacted}", highlight=False)
     if result["status"] != "ok":
         console.print(f"demo run finished with status {result['status']}")
-    raise typer.Exit(exit_code(result))
+
+    out.print("\n[bold]Weekly and monthly catch-up[/] (from the demo dashboard history)")
+    codes = [exit_code(result)]
+    for kind in ("weekly", "monthly"):
+        period_result = run_period_flow(kind, None, 12, force=False, dry_run=False)
+        for line in period_lines(kind, period_result):
+            out.print(f"  {line}", highlight=False)
+        codes.append(period_exit_code(period_result))
+    raise typer.Exit(max(codes))
