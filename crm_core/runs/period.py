@@ -15,7 +15,7 @@ import os
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,8 @@ async def produced_since(
     status, started = latest
     if not force:
         return status
+    if started.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
+        started = started.replace(tzinfo=UTC)
     return status if started >= began else None
 
 
