@@ -13,8 +13,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_core.db.models import INGEST_TABLES
 from crm_core.reports.formatting import to_decimal
@@ -134,18 +135,26 @@ def build_missed_leads(rows: list[Mapping[str, Any]]) -> list[MissedLead]:
 # --- queries -----------------------------------------------------------------------------------------
 
 
-async def load_undelivered(session: AsyncSession, store_code: str, as_of: date) -> list[UndeliveredOrder]:
-    """The store's orders without a delivery date, aged on `as_of`."""
+async def load_undelivered(
+    session: AsyncSession, store_code: str, as_of: date, *, until: date | None = None
+) -> list[UndeliveredOrder]:
+    """The store's orders without a delivery date, aged on `as_of`. With `until` (a period's end): the
+    backlog as it stood that day — orders placed by then and not delivered by then."""
     orders = INGEST_TABLES["undelivered_all"]
+    conditions: list[ColumnElement[bool]]
+    if until is None:
+        conditions = [orders.c.actual_deliver_on.is_(None)]
+    else:
+        conditions = [
+            or_(orders.c.actual_deliver_on.is_(None), orders.c.actual_deliver_on > until),
+            or_(orders.c.order_date.is_(None), orders.c.order_date <= until),
+        ]
     rows = (
         (
             await session.execute(
                 select(
                     orders.c.order_id, orders.c.order_date, orders.c.expected_deliver_on, orders.c.net_amount
-                ).where(
-                    func.upper(orders.c.store_code) == store_code.strip().upper(),
-                    orders.c.actual_deliver_on.is_(None),
-                )
+                ).where(func.upper(orders.c.store_code) == store_code.strip().upper(), *conditions)
             )
         )
         .mappings()
@@ -154,9 +163,17 @@ async def load_undelivered(session: AsyncSession, store_code: str, as_of: date) 
     return build_undelivered([dict(r) for r in rows], as_of)
 
 
-async def load_open_missed_leads(session: AsyncSession, store_code: str) -> list[MissedLead]:
-    """The store's missed leads marked as not converted into an order."""
+async def load_open_missed_leads(
+    session: AsyncSession, store_code: str, *, until: date | None = None
+) -> list[MissedLead]:
+    """The store's missed leads marked as not converted into an order; with `until` (a period's end), only
+    those created by then (the export keeps only a lead's current state, so "open" is as of today)."""
     leads = INGEST_TABLES["missed_leads"]
+    created_by = (
+        [or_(leads.c.pickup_created_date.is_(None), leads.c.pickup_created_date <= until)]
+        if until is not None
+        else []
+    )
     rows = (
         (
             await session.execute(
@@ -173,6 +190,7 @@ async def load_open_missed_leads(session: AsyncSession, store_code: str) -> list
                 ).where(
                     func.upper(leads.c.store_code) == store_code.strip().upper(),
                     leads.c.is_order_placed.is_(False),
+                    *created_by,
                 )
             )
         )

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_core.db.engine import session_factory
 from crm_core.db.models import Document
 from crm_core.json_logger import EventLogger, describe_exception
+from crm_core.periods import Period, PeriodKind
 from crm_core.status import Status
 
 PHASE = "report"
@@ -49,6 +50,20 @@ def report_pdf_path(reports_dir: Path, kind: str, period_end: date, store_code: 
     """`<reports_dir>/<YYYY of period end>/<kind>/<CODE>_<label>.pdf`, e.g. `2025/daily/A817_2025-11-17.pdf`
     or `2025/weekly/ALL_week_2025-11-10_to_2025-11-16.pdf`."""
     return reports_dir / f"{period_end:%Y}" / kind / f"{safe_store_code(store_code)}_{label}.pdf"
+
+
+_PERIOD_FOLDERS: dict[PeriodKind, tuple[str, str]] = {
+    "day": ("daily", ""),
+    "week": ("weekly", "week_"),
+    "month": ("monthly", "month_"),
+}
+
+
+def period_pdf_path(reports_dir: Path, period: Period, store_code: str) -> Path:
+    """A period report's path: `2026/weekly/A817_week_2026-10-05_to_2026-10-11.pdf`,
+    `2026/monthly/ALL_month_2026-10.pdf` (a day's: `2026/daily/A817_2026-10-11.pdf`)."""
+    folder, prefix = _PERIOD_FOLDERS[period.kind]
+    return report_pdf_path(reports_dir, folder, period.end, store_code, f"{prefix}{period.label}")
 
 
 # --- documents rows ----------------------------------------------------------------------------------
@@ -129,9 +144,14 @@ class ReportsResult:
         return Status.OK
 
     @property
+    def rendered(self) -> list[ReportOutcome]:
+        """The PDFs written: every ok outcome, and a no-data outcome whose notice PDF was rendered."""
+        return [o for o in self.outcomes if o.status != "error" and o.path is not None]
+
+    @property
     def detail(self) -> str:
         """One line: "2 PDFs", then the stores that failed or had no data."""
-        generated = len(self.having("ok"))
+        generated = len(self.rendered)
         parts = [f"{generated} PDF{'' if generated == 1 else 's'}"]
         labelled: tuple[tuple[OutcomeStatus, str], ...] = (("error", "failed"), ("no_data", "without data"))
         for status, words in labelled:
@@ -149,7 +169,9 @@ class ReportKind(Generic[P, C]):
     """One kind of per-store PDF: how to load its context, draw it and name its file, and what to record.
 
     `facts` returns fields added to the store's rendered/failed event (e.g. `counts`, a health score);
-    personal data must not go there.
+    personal data must not go there. A loader returning None means no data and no PDF (the daily report);
+    a report that draws a "no data" notice instead returns a context and says through `has_data` that it
+    is one: its PDF is rendered and recorded, and its outcome is `no_data`.
     """
 
     doc_type: str
@@ -159,6 +181,7 @@ class ReportKind(Generic[P, C]):
     path_for: Callable[[str, P], Path]
     no_data_message: str = "no data available for the report period"
     facts: Callable[[C], Mapping[str, Any]] = field(default=lambda _context: {})
+    has_data: Callable[[C], bool] = field(default=lambda _context: True)
     phase: str = PHASE
 
 
@@ -250,6 +273,27 @@ async def _render_one(
             **facts,
         )
         return ReportOutcome(code, "error", message=f"render failed: {error}", document_id=document_id)
+    if not kind.has_data(context):
+        logger.event(
+            kind.phase,
+            "warning",
+            f"{kind.no_data_message}; notice PDF rendered",
+            store_code=code,
+            date=doc_date,
+            duration_ms=duration_ms,
+            file=str(path),
+            size_bytes=size,
+            document_id=document_id,
+            **facts,
+        )
+        return ReportOutcome(
+            code,
+            "no_data",
+            path=path,
+            message=kind.no_data_message,
+            document_id=document_id,
+            file_size_bytes=size,
+        )
     logger.event(
         kind.phase,
         "ok",

@@ -128,6 +128,22 @@ PRIMARY_KPIS: tuple[KpiSpec, ...] = (
 )
 KPI_BY_KEY = {spec.key: spec for spec in PRIMARY_KPIS}
 
+# The dashboard column (`store_dashboard_summary`) each KPI is read from, for a day's value.
+KPI_DASHBOARD_COLUMNS: dict[str, str] = {
+    "pickup_conversion_total_pct": "pickup_total_conv_pct",
+    "pickup_conversion_new_pct": "pickup_new_conv_pct",
+    "pickup_conversion_existing_pct": "pickup_existing_conv_pct",
+    "delivery_tat_pct": "delivery_tat_pct",
+    "undelivered_10_plus_count": "delivery_undel_over_10_days",
+    "undelivered_total_count": "delivery_total_undelivered",
+    "repeat_customer_pct": "repeat_total_base_pct",
+}
+
+
+def kpi_values_from_dashboard(values: Mapping[str, Number | None]) -> dict[str, Number | None]:
+    """One day's inputs of the seven primary KPIs from that day's dashboard figures."""
+    return {key: values.get(column) for key, column in KPI_DASHBOARD_COLUMNS.items()}
+
 
 @dataclass(frozen=True)
 class KpiResult:
@@ -269,54 +285,117 @@ class Recommendations:
     actions: list[str]
 
 
+@dataclass(frozen=True)
+class RecommendationWording:
+    """The rule texts of one kind of report: a highlight per KPI when it is Excellent/Good, a focus and an
+    action per KPI when it needs attention, and the sentences used when no rule fired."""
+
+    highlights: tuple[tuple[str, str], ...]
+    concerns: tuple[tuple[str, str, str], ...]
+    default_highlight: str
+    default_focus: str
+    default_action: str
+
+
 DEFAULT_HIGHLIGHT = "No standout wins logged – maintain steady execution tomorrow."
 DEFAULT_FOCUS = "Operations were stable with no major risk signals."
 DEFAULT_ACTION = "Continue standard playbook reviews with the on-duty manager."
 
 # (kpi key, highlight when Excellent/Good, focus + action when Needs Attention/Critical), in report order.
-_HIGHLIGHT_RULES: tuple[tuple[str, str], ...] = (
-    (
-        "pickup_conversion_total_pct",
-        "Lead-to-pickup conversion held strong today, indicating solid front-desk execution.",
+DAILY_RECOMMENDATIONS = RecommendationWording(
+    highlights=(
+        (
+            "pickup_conversion_total_pct",
+            "Lead-to-pickup conversion held strong today, indicating solid front-desk execution.",
+        ),
+        (
+            "delivery_tat_pct",
+            "Delivery turnaround time stayed on track with most orders delivered within TAT.",
+        ),
+        ("repeat_customer_pct", "Repeat customers contributed meaningfully, showing healthy loyalty."),
     ),
-    ("delivery_tat_pct", "Delivery turnaround time stayed on track with most orders delivered within TAT."),
-    ("repeat_customer_pct", "Repeat customers contributed meaningfully, showing healthy loyalty."),
+    concerns=(
+        (
+            "pickup_conversion_total_pct",
+            "Pickup conversion dipped – review lead quality and outbound follow-ups.",
+            "Audit today's leads and coach the team on callbacks to lift conversion.",
+        ),
+        (
+            "undelivered_total_count",
+            "Undelivered order backlog is elevated.",
+            "Run an escalation huddle with the delivery team; prioritise oldest cases first.",
+        ),
+        (
+            "undelivered_10_plus_count",
+            "Orders pending beyond 10 days require urgent intervention.",
+            "Call customers with >10 day delays and align revised ETAs by 11am tomorrow.",
+        ),
+        (
+            "repeat_customer_pct",
+            "Repeat customer contribution softened today.",
+            "Plan a targeted WhatsApp nudge to the last 30 repeat buyers with offers.",
+        ),
+    ),
+    default_highlight=DEFAULT_HIGHLIGHT,
+    default_focus=DEFAULT_FOCUS,
+    default_action=DEFAULT_ACTION,
 )
-_CONCERN_RULES: tuple[tuple[str, str, str], ...] = (
-    (
-        "pickup_conversion_total_pct",
-        "Pickup conversion dipped – review lead quality and outbound follow-ups.",
-        "Audit today's leads and coach the team on callbacks to lift conversion.",
+# The same rules over a week or a month: the KPI is its period average.
+PERIOD_RECOMMENDATIONS = RecommendationWording(
+    highlights=(
+        (
+            "pickup_conversion_total_pct",
+            "Lead-to-pickup conversion held strong over the period, indicating solid front-desk execution.",
+        ),
+        (
+            "delivery_tat_pct",
+            "Delivery turnaround stayed on track across the period, most orders within TAT.",
+        ),
+        ("repeat_customer_pct", "Repeat customers contributed meaningfully over the period."),
     ),
-    (
-        "undelivered_total_count",
-        "Undelivered order backlog is elevated.",
-        "Run an escalation huddle with the delivery team; prioritise oldest cases first.",
+    concerns=(
+        (
+            "pickup_conversion_total_pct",
+            "Pickup conversion averaged below target – review lead quality and follow-ups.",
+            "Review the period's unconverted leads with the team and tighten callback discipline.",
+        ),
+        (
+            "undelivered_total_count",
+            "The undelivered order backlog stayed elevated over the period.",
+            "Hold a weekly backlog review with the delivery team; clear the oldest orders first.",
+        ),
+        (
+            "undelivered_10_plus_count",
+            "Orders pending beyond 10 days persisted during the period.",
+            "Call every customer with a >10 day delay and agree a revised delivery date.",
+        ),
+        (
+            "repeat_customer_pct",
+            "Repeat customer contribution averaged low over the period.",
+            "Plan a retention campaign for lapsed repeat customers.",
+        ),
     ),
-    (
-        "undelivered_10_plus_count",
-        "Orders pending beyond 10 days require urgent intervention.",
-        "Call customers with >10 day delays and align revised ETAs by 11am tomorrow.",
-    ),
-    (
-        "repeat_customer_pct",
-        "Repeat customer contribution softened today.",
-        "Plan a targeted WhatsApp nudge to the last 30 repeat buyers with offers.",
-    ),
+    default_highlight="No standout wins over the period – maintain steady execution.",
+    default_focus="No KPI was in alert on average over the period.",
+    default_action="Continue the standard playbook reviews with the store manager.",
 )
 
 
-def recommendations(results: Sequence[KpiResult]) -> Recommendations:
+def recommendations(
+    results: Sequence[KpiResult], wording: RecommendationWording = DAILY_RECOMMENDATIONS
+) -> Recommendations:
     bands = {r.spec.key: r.band for r in results}
-    highlights = [text for key, text in _HIGHLIGHT_RULES if key in bands and bands[key].is_positive]
+    highlights = [text for key, text in wording.highlights if key in bands and bands[key].is_positive]
     focus: list[str] = []
     actions: list[str] = []
-    for key, focus_text, action_text in _CONCERN_RULES:
+    for key, focus_text, action_text in wording.concerns:
         if key in bands and bands[key].is_concern:
             focus.append(focus_text)
             actions.append(action_text)
     return Recommendations(
-        highlights or [DEFAULT_HIGHLIGHT], focus or [DEFAULT_FOCUS], actions or [DEFAULT_ACTION]
+        highlights or [wording.default_highlight],
+        focus or [wording.default_focus],
+        actions or [wording.default_action],
     )
 
 

@@ -1,7 +1,7 @@
 """The sections a store report is composed of, each drawn at the cursor of a `PagedCanvas`: report header,
 health card, KPI table, generic titled table, before/after snapshot table, notes in columns, the two action
-lists (undelivered orders, missed leads) and notices. A layout (daily, weekly, monthly) is a sequence of
-calls; nothing here knows which report it is in.
+lists (undelivered orders, missed leads), notices, a metrics strip and comparison charts. A layout (daily,
+weekly, monthly) is a sequence of calls; nothing here knows which report it is in.
 """
 
 from __future__ import annotations
@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
 
+from reportlab.graphics import renderPDF
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib.colors import Color, white
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.utils import simpleSplit
@@ -39,6 +45,7 @@ from crm_core.reports.styles import (
     MUTED,
     NAVY,
     RECO_FILL,
+    RULE,
     TABLE_HEADER,
     TABLE_HEADER_RIGHT,
     TEXT,
@@ -629,3 +636,153 @@ def _missed_lead_row(
             label="Converted",
             comment_name=f"missed_lead_comment_{serial}",
         )
+
+
+# --- metrics strip -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One figure of a metrics strip: a small caps label, the value, a muted line under it."""
+
+    label: str
+    value: str
+    sub: str = ""
+
+
+STRIP_HEIGHT = 58.0
+
+
+def metrics_strip(pc: PagedCanvas, tiles: Sequence[Tile]) -> None:
+    """Tiles side by side on a light fill, each with a navy accent on top."""
+    c, gap = pc.canvas, 6.0
+    pc.ensure(SECTION_GAP + STRIP_HEIGHT)
+    pc.y -= SECTION_GAP
+    width = (CONTENT_WIDTH - gap * (len(tiles) - 1)) / max(len(tiles), 1)
+    y0 = pc.y - STRIP_HEIGHT
+    for index, tile in enumerate(tiles):
+        x0 = MARGIN + index * (width + gap)
+        c.saveState()
+        c.setFillColor(HEALTH_BG)
+        c.roundRect(x0, y0, width, STRIP_HEIGHT, 5, stroke=0, fill=1)
+        c.setFillColor(NAVY)
+        c.rect(x0 + 5, y0 + STRIP_HEIGHT - 2.5, width - 10, 2.5, stroke=0, fill=1)
+        c.setFillColor(MUTED)
+        c.setFont(FONT_BOLD, 7)
+        c.drawString(x0 + 8, y0 + STRIP_HEIGHT - 15, fit_text(tile.label.upper(), FONT_BOLD, 7, width - 16))
+        size = fit_font_size(tile.value, FONT_BOLD, 15, 9, width - 16)
+        c.setFillColor(TEXT)
+        c.setFont(FONT_BOLD, size)
+        c.drawString(x0 + 8, y0 + 20, tile.value)
+        c.setFillColor(MUTED)
+        c.setFont(FONT, 7.5)
+        c.drawString(x0 + 8, y0 + 8, fit_text(tile.sub, FONT, 7.5, width - 16))
+        c.restoreState()
+    pc.y = y0
+
+
+# --- charts ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One line or set of bars: a legend name, one value per category (None: no figure), a colour."""
+
+    name: str
+    values: Sequence[float | None]
+    colour: str
+
+
+@dataclass(frozen=True)
+class ChartPanel:
+    title: str
+    series: Sequence[ChartSeries]
+    kind: Literal["bar", "line"] = "bar"
+
+
+CHART_HEIGHT = 175.0
+
+
+def _axis_label(value: float) -> str:
+    """Short tick labels: 1.2L (lakh), 45K, 300."""
+    magnitude = abs(value)
+    if magnitude >= 100_000:
+        return f"{value / 100_000:.1f}L".replace(".0L", "L")
+    if magnitude >= 1_000:
+        return f"{value / 1_000:.1f}K".replace(".0K", "K")
+    return f"{value:.0f}"
+
+
+def _chart_drawing(panel: ChartPanel, categories: Sequence[str], width: float) -> Drawing:
+    drawing = Drawing(width, CHART_HEIGHT)
+    drawing.add(String(0, CHART_HEIGHT - 11, panel.title, fontName=FONT_BOLD, fontSize=9, fillColor=NAVY))
+    data = [[v for v in s.values] for s in panel.series]
+    known = [v for s in data for v in s if v is not None]
+    top = max(known, default=0.0)
+    chart: VerticalBarChart | HorizontalLineChart
+    chart = VerticalBarChart() if panel.kind == "bar" else HorizontalLineChart()
+    chart.x, chart.y = 34, 40
+    chart.width, chart.height = width - 44, CHART_HEIGHT - 70
+    chart.data = [[v if v is not None else None for v in s] for s in data]
+    chart.categoryAxis.categoryNames = list(categories)
+    chart.categoryAxis.labels.fontName = FONT
+    chart.categoryAxis.labels.fontSize = 7
+    chart.categoryAxis.strokeColor = GRID
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.valueMax = top * 1.15 if top > 0 else 1
+    chart.valueAxis.labels.fontName = FONT
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = _axis_label
+    chart.valueAxis.strokeColor = GRID
+    chart.valueAxis.visibleGrid = True
+    chart.valueAxis.gridStrokeColor = RULE
+    if top <= 5:
+        chart.valueAxis.valueStep = 1
+    for index, series in enumerate(panel.series):
+        if isinstance(chart, VerticalBarChart):
+            chart.bars[index].fillColor = colour(series.colour)
+            chart.bars[index].strokeColor = None
+        else:
+            chart.lines[index].strokeColor = colour(series.colour)
+            chart.lines[index].strokeWidth = 2 if index == 0 else 1.2
+            chart.lines[index].symbol = makeMarker("FilledCircle", size=3.5, fillColor=colour(series.colour))
+    if isinstance(chart, VerticalBarChart):
+        chart.barSpacing = 1
+        chart.groupSpacing = 6
+    drawing.add(chart)
+    legend = Legend()
+    legend.x, legend.y = 34, 12
+    legend.alignment = "right"
+    legend.columnMaximum = 1
+    legend.fontName = FONT
+    legend.fontSize = 7.5
+    legend.dx = legend.dy = 7
+    legend.deltax = 90
+    legend.colorNamePairs = [(colour(s.colour), s.name) for s in panel.series]
+    drawing.add(legend)
+    return drawing
+
+
+def comparison_charts(
+    pc: PagedCanvas,
+    title: str,
+    categories: Sequence[str],
+    panels: Sequence[ChartPanel],
+    *,
+    caption: str | None = None,
+) -> None:
+    """A section title and charts side by side (e.g. this period against the previous one)."""
+    gap = 18.0
+    width = (CONTENT_WIDTH - gap * (len(panels) - 1)) / max(len(panels), 1)
+    caption_h = 0.0
+    paragraph = None
+    if caption is not None:
+        paragraph = Paragraph(escape(caption), style("chart-caption", size=8, color=MUTED))
+        caption_h = paragraph.wrapOn(pc.canvas, CONTENT_WIDTH, 100)[1] + 4
+    section_title(pc, title, CHART_HEIGHT + caption_h)
+    if paragraph is not None:
+        pc.draw_paragraph(paragraph, space_after=4)
+    for index, panel in enumerate(panels):
+        drawing = _chart_drawing(panel, categories, width)
+        renderPDF.draw(drawing, pc.canvas, MARGIN + index * (width + gap), pc.y - CHART_HEIGHT)
+    pc.y -= CHART_HEIGHT

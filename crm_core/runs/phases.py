@@ -93,7 +93,7 @@ class ReportPhase:
 
     @property
     def generated(self) -> list[ReportOutcome]:
-        return self.result.having("ok")
+        return self.result.rendered
 
     @property
     def status(self) -> Status:

@@ -25,7 +25,7 @@ from crm_core.reports.actions import (
     total_net,
 )
 from crm_core.reports.formatting import Number
-from crm_core.reports.kpis import SnapshotMetric
+from crm_core.reports.kpis import SnapshotMetric, kpi_values_from_dashboard
 
 SummaryValues = Mapping[str, Decimal | int | None]
 
@@ -55,15 +55,7 @@ class DailyReportContext:
     @property
     def kpi_values(self) -> dict[str, Number | None]:
         """Inputs of the seven primary KPIs (keys of `kpis.PRIMARY_KPIS`)."""
-        return {
-            "pickup_conversion_total_pct": self.metric("pickup_total_conv_pct"),
-            "pickup_conversion_new_pct": self.metric("pickup_new_conv_pct"),
-            "pickup_conversion_existing_pct": self.metric("pickup_existing_conv_pct"),
-            "delivery_tat_pct": self.metric("delivery_tat_pct"),
-            "undelivered_10_plus_count": self.metric("delivery_undel_over_10_days"),
-            "undelivered_total_count": self.metric("delivery_total_undelivered"),
-            "repeat_customer_pct": self.metric("repeat_total_base_pct"),
-        }
+        return kpi_values_from_dashboard(self.current)
 
     @property
     def ftd_revenue(self) -> Decimal | int | None:
