@@ -135,6 +135,13 @@ async def test_an_error_week_is_retried_and_force_redoes_a_produced_one(
             )
         ).scalar_one()
         row.overall_status = "error"
+        # As a run that really ended in error would have: its run summary email reported `error`.
+        sent = (
+            await session.execute(
+                select(EmailSend).where(EmailSend.run_id == middle["run_id"], EmailSend.store_code == "")
+            )
+        ).scalar_one()
+        sent.run_status = "error"
     sent_before = len(smtp_server[1].messages)
 
     _, retried = await run_weekly()
