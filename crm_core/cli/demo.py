@@ -4,6 +4,7 @@ the weekly and monthly catch-up over a few weeks of seeded demo dashboard histor
 from __future__ import annotations
 
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import typer
@@ -61,11 +62,30 @@ def demo(date_: ReportDate = None) -> None:
     if result["status"] != "ok":
         console.print(f"demo run finished with status {result['status']}")
 
-    out.print("\n[bold]Weekly and monthly catch-up[/] (from the demo dashboard history)")
+    out.print("\n[bold]Weekly and monthly reports[/] (of the demo dashboard history)")
     codes = [exit_code(result)]
-    for kind in ("weekly", "monthly"):
-        period_result = run_period_flow(kind, None, 12, force=False, dry_run=False)
-        for line in period_lines(kind, period_result):
-            out.print(f"  {line}", highlight=False)
-        codes.append(period_exit_code(period_result))
+    for kind, periods in demo_periods(day).items():
+        # Each complete period of the history by name: a catch-up would run up to today's clock, which
+        # for a past --date means periods with no data at all.
+        for period in periods:
+            period_result = run_period_flow(kind, period, 1, force=False, dry_run=False)
+            for line in period_lines(kind, period_result):
+                out.print(f"  {line}", highlight=False)
+            codes.append(period_exit_code(period_result))
     raise typer.Exit(max(codes))
+
+
+def demo_periods(day: date) -> dict[str, list[str]]:
+    """The complete weeks and months of the seeded history, as `--period` values, oldest first."""
+    from crm_core.demo import DEMO_HISTORY_DAYS
+    from crm_core.periods import PeriodKind, complete_periods_between, period_containing
+
+    first = day - timedelta(days=DEMO_HISTORY_DAYS)
+    result: dict[str, list[str]] = {}
+    kinds: tuple[tuple[str, PeriodKind], ...] = (("weekly", "week"), ("monthly", "month"))
+    for kind, period_kind in kinds:
+        last = period_containing(day + timedelta(days=1), period_kind)  # the period the date ends or is in
+        last = period_containing(last.start - timedelta(days=1), period_kind)
+        periods = list(complete_periods_between(first, last))
+        result[kind] = [p.start.isoformat() if kind == "weekly" else p.label for p in periods]
+    return result
