@@ -33,7 +33,8 @@ class ProfileScope(StrEnum):
 class EmailProfile:
     code: str
     scope: ProfileScope
-    attach_mode: str  # `notification_profiles.attach_mode`: none | per_store_pdf
+    # `notification_profiles.attach_mode`: none | per_store_pdf | combined_pdf (the run's `ALL` PDF)
+    attach_mode: str
     description: str
 
 
@@ -41,6 +42,10 @@ _PERIOD_TITLES: dict[PeriodKind, str] = {"day": "Daily", "week": "Weekly", "mont
 
 RUN_SUMMARY = EmailProfile(
     "run_summary", ProfileScope.RUN, "none", "Run summary (pipeline health) for this pipeline"
+)
+# A weekly or monthly run summary carries the combined `ALL` PDF of its period.
+PERIOD_RUN_SUMMARY = EmailProfile(
+    "run_summary", ProfileScope.RUN, "combined_pdf", "Run summary (pipeline health) for this pipeline"
 )
 # Failure alerts from the flow hooks are logged in `email_sends` under this profile code; they go to the
 # run-summary recipients (or ALERT_EMAIL_TO), so no profile of their own is seeded.
@@ -75,8 +80,9 @@ class Pipeline:
         raise KeyError(f"pipeline {self.code} has no email profile {code!r}")
 
 
-# The phases a period pipeline reports: read stored data, render PDFs, send emails.
-_PERIOD_PHASES = ("db", "load_data", "report", "report_email")
+# The phases a period pipeline reports: the database and the claim on the period, the PDFs (loading the
+# stored dashboard data is part of each store's report), the emails.
+_PERIOD_PHASES = ("db", "report", "report_email")
 
 DAILY = Pipeline(
     code="dashboard_daily",
@@ -101,6 +107,7 @@ WEEKLY = Pipeline(
         "store_weekly_reports", ProfileScope.STORE, "per_store_pdf", "Weekly store performance PDFs per store"
     ),
     summary_layout=SummaryLayout.PERIOD,
+    summary_profile=PERIOD_RUN_SUMMARY,
 )
 MONTHLY = Pipeline(
     code="dashboard_monthly",
@@ -116,6 +123,7 @@ MONTHLY = Pipeline(
         "Monthly store performance PDFs per store",
     ),
     summary_layout=SummaryLayout.PERIOD,
+    summary_profile=PERIOD_RUN_SUMMARY,
 )
 
 PIPELINES: dict[str, Pipeline] = {p.code: p for p in (DAILY, WEEKLY, MONTHLY)}

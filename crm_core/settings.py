@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(default=None, description="SQLAlchemy async URL")
     crm_run_env: RunEnv = RunEnv.DEV
     crm_timezone: str = "Asia/Kolkata"
+    crm_reports_start: date | None = Field(
+        default=None, description="first day weekly/monthly catch-up covers (default: first dashboard data)"
+    )
     ingest_batch_size: int = Field(default=3000, ge=1, le=100_000)
     json_log_file: Path | None = None
     reports_dir: Path | None = None

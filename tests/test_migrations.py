@@ -65,3 +65,37 @@ def test_developer_alembic_ini_uses_the_packaged_migrations() -> None:
     assert location.resolve() == migrate.MIGRATIONS_DIR
     assert ScriptDirectory.from_config(config).get_current_head() == migrate.head_revision()
     assert migrate.head_revision() is not None
+
+
+async def test_combined_pdf_migration_keeps_templates_and_recipients(db_url: str) -> None:
+    """Widening the attach-mode check copies notification_profiles on SQLite; the rows that reference it
+    (templates, recipients) must survive, and the period run summaries carry the ALL PDF afterwards."""
+    from crm_core.db.engine import session_factory
+    from crm_core.db.models import NotificationRecipient
+    from crm_core.db.stores import add_recipient
+
+    engine = make_engine(db_url)
+    try:
+        await migrate.downgrade(engine, "0003_email_run_status")
+        async with session_factory(engine)() as session, session.begin():
+            await add_recipient(session, "store_weekly_reports", "a668@example.com", store_code="A668")
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            recipients = (await conn.execute(select(NotificationRecipient.email_address))).scalars().all()
+            templates = (await conn.execute(select(text("count(*)")).select_from(EmailTemplate))).scalar()
+            modes = (
+                await conn.execute(
+                    select(Pipeline.code, NotificationProfile.attach_mode)
+                    .join(Pipeline, Pipeline.id == NotificationProfile.pipeline_id)
+                    .where(NotificationProfile.code == "run_summary")
+                )
+            ).all()
+        assert recipients == ["a668@example.com"]
+        assert templates == 6
+        assert dict(modes) == {
+            "dashboard_daily": "none",
+            "dashboard_weekly": "combined_pdf",
+            "dashboard_monthly": "combined_pdf",
+        }
+    finally:
+        await engine.dispose()

@@ -1,18 +1,28 @@
-"""`crm demo`: the whole daily job on embedded defaults (portal simulator, SQLite, the file outbox)."""
+"""`crm demo`: the whole daily job on embedded defaults (portal simulator, SQLite, the file outbox), then
+the weekly and monthly catch-up over a few weeks of seeded demo dashboard history."""
 
 from __future__ import annotations
 
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import typer
 
-from crm_core.cli.run import exit_code, print_summary, run_daily_flow
+from crm_core.cli.run import (
+    exit_code,
+    period_exit_code,
+    period_lines,
+    print_summary,
+    run_daily_flow,
+    run_period_flow,
+)
 from crm_core.cli.support import ReportDate, console, out, parse_date, run_async, settings_or_exit
 
 
 def demo(date_: ReportDate = None) -> None:
-    """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox."""
+    """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox; then the
+    weekly and monthly reports of the seeded demo history."""
     from crm_core.demo import prepare_demo_database
     from crm_core.periods import daily_report_date
     from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
@@ -24,7 +34,7 @@ def demo(date_: ReportDate = None) -> None:
     run_async(require_chromium(settings))  # before the database, the simulator and Prefect
     os.environ.setdefault("JSON_LOG_FILE", str(settings.home / "logs" / "events.ndjson"))
     Path(os.environ["JSON_LOG_FILE"]).parent.mkdir(parents=True, exist_ok=True)
-    added = run_async(prepare_demo_database(settings))
+    added = run_async(prepare_demo_database(settings, history_before=day))
     out.print(f"database  {settings.db_url_redacted}")
     for line in added:
         out.print(f"seeded    {line}")
@@ -51,4 +61,31 @@ def demo(date_: ReportDate = None) -> None:
     out.print(f"  data    {settings.db_url_redacted}", highlight=False)
     if result["status"] != "ok":
         console.print(f"demo run finished with status {result['status']}")
-    raise typer.Exit(exit_code(result))
+
+    out.print("\n[bold]Weekly and monthly reports[/] (of the demo dashboard history)")
+    codes = [exit_code(result)]
+    for kind, periods in demo_periods(day).items():
+        # Each complete period of the history by name: a catch-up would run up to today's clock, which
+        # for a past --date means periods with no data at all.
+        for period in periods:
+            period_result = run_period_flow(kind, period, 1, force=False, dry_run=False)
+            for line in period_lines(kind, period_result):
+                out.print(f"  {line}", highlight=False)
+            codes.append(period_exit_code(period_result))
+    raise typer.Exit(max(codes))
+
+
+def demo_periods(day: date) -> dict[str, list[str]]:
+    """The complete weeks and months of the seeded history, as `--period` values, oldest first."""
+    from crm_core.demo import DEMO_HISTORY_DAYS
+    from crm_core.periods import PeriodKind, complete_periods_between, period_containing
+
+    first = day - timedelta(days=DEMO_HISTORY_DAYS)
+    result: dict[str, list[str]] = {}
+    kinds: tuple[tuple[str, PeriodKind], ...] = (("weekly", "week"), ("monthly", "month"))
+    for kind, period_kind in kinds:
+        last = period_containing(day + timedelta(days=1), period_kind)  # the period the date ends or is in
+        last = period_containing(last.start - timedelta(days=1), period_kind)
+        periods = list(complete_periods_between(first, last))
+        result[kind] = [p.start.isoformat() if kind == "weekly" else p.label for p in periods]
+    return result

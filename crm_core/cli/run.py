@@ -9,12 +9,22 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from crm_core.cli.support import ReportDate, fail, out, parse_date, parse_stores, run_async, settings_or_exit
+from crm_core.cli.support import (
+    ReportDate,
+    fail,
+    out,
+    parse_date,
+    parse_month,
+    parse_stores,
+    run_async,
+    settings_or_exit,
+)
 
 app = typer.Typer(
     help="Run a pipeline now, locally (the same flow the deployments run).", no_args_is_help=True
@@ -26,26 +36,78 @@ DryRun = Annotated[
 ]
 
 
-def run_daily_flow(report_date: date | None, stores: list[str] | None, dry_run: bool) -> dict[str, Any]:
-    """Run the flow in this process; ConfigError → exit 2, anything else unexpected → exit 1."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
+    """Run a flow in this process; ConfigError → exit 2, anything else unexpected → exit 1."""
     from crm_core.json_logger import describe_exception
     from crm_core.settings import ConfigError
-    from flows.daily import daily_flow
 
     async def _run() -> Any:
-        state = await daily_flow(report_date=report_date, stores=stores, dry_run=dry_run, return_state=True)
+        state = await flow(**parameters, return_state=True)
         return state, await state.aresult(raise_on_failure=False)
 
     state, data = asyncio.run(_run())
     if isinstance(data, ConfigError):
         fail(str(data))
     if isinstance(data, BaseException):
-        fail(f"daily run failed: {describe_exception(data)}", 1)
+        fail(f"{name} run failed: {describe_exception(data)}", 1)
     if not isinstance(data, dict):
-        fail(f"daily run ended {state.name}: {state.message or 'no result'}", 1)
+        fail(f"{name} run ended {state.name}: {state.message or 'no result'}", 1)
     return data
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def run_daily_flow(report_date: date | None, stores: list[str] | None, dry_run: bool) -> dict[str, Any]:
+    _quiet_prefect()
+    from flows.daily import daily_flow
+
+    return run_flow_here("daily", daily_flow, report_date=report_date, stores=stores, dry_run=dry_run)
+
+
+def run_period_flow(
+    kind: str, period: str | None, max_periods: int, force: bool, dry_run: bool
+) -> dict[str, Any]:
+    """The weekly or monthly flow in this process (`kind` is 'weekly' or 'monthly')."""
+    _quiet_prefect()
+    if kind == "weekly":
+        from flows.weekly import weekly_flow as flow
+    else:
+        from flows.monthly import monthly_flow as flow
+    return run_flow_here(kind, flow, period=period, force=force, max_periods=max_periods, dry_run=dry_run)
+
+
+def period_lines(kind: str, result: dict[str, Any]) -> list[str]:
+    """One line per period produced, skipped or (dry run) planned, with where its PDFs are."""
+    lines = []
+    for entry in result["periods"]:
+        head = f"{kind} {entry['label']}"
+        if entry["action"] == "produced":
+            pdfs = entry["pdfs"]
+            where = f" in {Path(pdfs[0]).parent}" if pdfs else ""
+            lines.append(
+                f"{head}  produced  {entry['status']}  run {entry['run_id']}  {len(pdfs)} PDFs{where}"
+            )
+        elif entry["action"] == "planned":
+            lines.append(f"{head}  would be produced (dry run)")
+        else:
+            lines.append(f"{head}  skipped: {entry['reason']}")
+    if not result["periods"]:
+        latest = result.get("up_to_date") or []
+        lines.append(
+            f"{kind}: nothing to produce"
+            + (f"; latest period {latest[0][0]} is {latest[0][1]}" if latest else "")
+        )
+    if result.get("left"):
+        left = result["left"]
+        lines.append(f"{kind}: {left} more period(s) due: the next run (or --max-periods) takes them")
+    return lines
+
+
+def period_exit_code(result: dict[str, Any]) -> int:
+    return 1 if any(p.get("status") == "error" for p in result["periods"]) else 0
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -73,3 +135,50 @@ def daily(
     result = run_daily_flow(report_date, subset, dry_run)
     print_summary(result)
     raise typer.Exit(exit_code(result))
+
+
+PeriodOption = Annotated[int, typer.Option("--max-periods", min=1, help="produce at most N periods")]
+Force = Annotated[bool, typer.Option("--force", help="redo the period even when already produced")]
+PeriodDryRun = Annotated[
+    bool, typer.Option("--dry-run", "--dry_run", help="list the periods due; write and send nothing")
+]
+
+
+def _period_command(kind: str, period: str | None, max_periods: int, force: bool, dry_run: bool) -> None:
+    from crm_core.pipelines import MONTHLY, WEEKLY
+    from crm_core.runs.period import preflight
+
+    settings = settings_or_exit()
+    # Before Prefect starts: a bad --period or no report store exits 2 at once.
+    run_async(preflight(settings, WEEKLY if kind == "weekly" else MONTHLY, period))
+    result = run_period_flow(kind, period, max_periods, force, dry_run)
+    for line in period_lines(kind, result):
+        out.print(escape(line), highlight=False)
+    raise typer.Exit(period_exit_code(result))
+
+
+@app.command("weekly")
+def weekly(
+    period: Annotated[
+        str | None, typer.Option("--period", help="a date inside the week, YYYY-MM-DD (default: catch-up)")
+    ] = None,
+    max_periods: PeriodOption = 12,
+    force: Force = False,
+    dry_run: PeriodDryRun = False,
+) -> None:
+    """Weekly PDFs, run summary and emails for every complete week not produced yet (exit 1 on error)."""
+    week = parse_date(period, "--period")
+    _period_command("weekly", week.isoformat() if week else None, max_periods, force, dry_run)
+
+
+@app.command("monthly")
+def monthly(
+    period: Annotated[
+        str | None, typer.Option("--period", help="the month, YYYY-MM (default: catch-up)")
+    ] = None,
+    max_periods: PeriodOption = 12,
+    force: Force = False,
+    dry_run: PeriodDryRun = False,
+) -> None:
+    """Monthly PDFs, run summary and emails for every complete month not produced yet (exit 1 on error)."""
+    _period_command("monthly", parse_month(period, "--period"), max_periods, force, dry_run)

@@ -26,6 +26,7 @@ console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 # The options several commands share, spelled once.
 ReportDate = Annotated[str | None, typer.Option("--date", help="report date YYYY-MM-DD (default: T-1)")]
@@ -69,6 +70,18 @@ def parse_date(text: str | None, option: str = "--date") -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         fail(f"{option} {text!r} is not a date (YYYY-MM-DD)")
+
+
+def parse_month(text: str | None, option: str = "--month") -> str | None:
+    """A YYYY-MM option value (normalised); anything else exits 2 naming the option."""
+    if text is None:
+        return None
+    try:
+        if not _ISO_MONTH.match(text.strip()):
+            raise ValueError(text)
+        return date.fromisoformat(f"{text.strip()}-01").strftime("%Y-%m")
+    except ValueError:
+        fail(f"{option} {text!r} is not a month (YYYY-MM)")
 
 
 def parse_stores(text: str | None, option: str = "--stores") -> list[str] | None:

@@ -216,7 +216,7 @@ class NotificationProfile(Base):
         CheckConstraint(f"env IN {ENV_VALUES}", name="env"),
         CheckConstraint("scope IN ('run', 'store', 'combined')", name="scope"),
         CheckConstraint(
-            "attach_mode IN ('none', 'per_store_pdf', 'all_store_pdfs', 'all_docs_for_run')",
+            "attach_mode IN ('none', 'per_store_pdf', 'all_store_pdfs', 'all_docs_for_run', 'combined_pdf')",
             name="attach_mode",
         ),
     )

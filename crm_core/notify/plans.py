@@ -256,6 +256,12 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
                 files = [Path(d.file_path) for d in documents if d.file_path]
             elif profile.attach_mode == "all_store_pdfs":
                 files = [Path(d.file_path) for d in documents if d.file_path and d.reference_id_3]
+            elif profile.attach_mode == "combined_pdf":
+                files = [
+                    Path(d.file_path)
+                    for d in documents
+                    if d.file_path and (d.reference_id_3 or "").upper() == COMBINED_STORE
+                ]
             else:
                 files = []
             result.plans.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from crm_core.pipelines import SummaryLayout
 from crm_core.runs.record import RunRecord
@@ -78,7 +79,23 @@ def period_text(record: RunRecord, details: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def period_details(record: RunRecord) -> list[str]:
+    """A weekly/monthly run's detail line, read from its metrics (so a stored run renders the same)."""
+    metrics: dict[str, Any] = record.metrics_json()
+    period = metrics.get("period") or {}
+    pdf = metrics.get("pdf") or {}
+    missing = metrics.get("stores_without_data") or []
+    if not period:
+        return []
+    generated, label = pdf.get("generated", 0), period.get("label")
+    return [
+        f"{record.pipeline.title} PDFs: {generated} generated for period {label}. "
+        f"Stores with data: {len(metrics.get('stores_with_data') or [])}; "
+        f"missing: {', '.join(missing) if missing else 'none'}."
+    ]
+
+
 LAYOUTS: dict[SummaryLayout, Callable[[RunRecord], str]] = {
     SummaryLayout.DAILY: daily_text,
-    SummaryLayout.PERIOD: period_text,
+    SummaryLayout.PERIOD: lambda record: period_text(record, period_details(record)),
 }

@@ -47,7 +47,14 @@ def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: 
     for name in pdfs:
         assert f"PDF     {home / 'reports' / '2025' / 'daily' / name}" in first.stdout
     emails = list((home / "outbox").rglob("*.eml"))
-    assert len(emails) == 3
+    # The daily run's 3, then per week (5) and month (1) of the demo history: 2 store emails + the summary.
+    assert len(emails) == 3 + 6 * 3, first.stdout[-3000:]
+    assert "seeded    dashboard history: " in first.stdout and "(run_id demo-history)" in first.stdout
+    weekly = home / "reports" / "2025" / "weekly"
+    assert "weekly 2025-11-10_to_2025-11-16  produced  ok  run " in first.stdout
+    assert f"3 PDFs in {weekly}" in first.stdout
+    assert "monthly 2025-10  produced" in first.stdout
+    assert (weekly / "ALL_week_2025-11-10_to_2025-11-16.pdf").is_file()
     assert (home / "logs" / "events.ndjson").stat().st_size > 0
     with sqlite3.connect(home / "crm.db") as db:
         assert db.execute("SELECT count(*) FROM missed_leads").fetchone()[0] > 0
@@ -55,7 +62,8 @@ def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: 
     second = demo()
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     assert "seeded" not in second.stdout
-    assert len(list((home / "outbox").rglob("*.eml"))) == 3
+    assert "weekly 2025-11-10_to_2025-11-16  skipped: already produced (ok)" in second.stdout
+    assert len(list((home / "outbox").rglob("*.eml"))) == 3 + 6 * 3
 
 
 def test_demo_without_chromium_says_how_to_install_it(crm_process: CrmProcess, tmp_path: Path) -> None:

@@ -62,3 +62,24 @@ def test_missing_chromium_is_one_line_and_exit_2_before_the_run(
     ]
     assert "Traceback" not in output and "playwright install" not in output
     assert not (tmp_path / "home").exists()  # checked before the database, Prefect or a browser
+
+
+def test_period_options_are_checked_before_the_flow(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "weekly", "--period", "2026-10-32")
+    assert code == 2 and "--period '2026-10-32' is not a date (YYYY-MM-DD)" in output
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "monthly", "--period", "2026-13")
+    assert code == 2 and "--period '2026-13' is not a month (YYYY-MM)" in output
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "weekly", "--max-periods", "0")
+    assert code == 2
+
+
+def test_no_report_store_exits_2_before_the_flow(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    assert CliRunner().invoke(app, ["stores", "add", "A668"], env={"DATABASE_URL": sqlite_url}).exit_code == 0
+    for kind in ("weekly", "monthly"):
+        code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", kind)
+        assert code == 2 and "no stores are flagged for reporting" in output, output
+        assert "Traceback" not in output

@@ -70,3 +70,45 @@ async def test_deploy_from_prefect_yaml_and_run_with_a_report_date(
     assert summary.metrics_json["pdf"]["generated"] == 2
     assert summary.metrics_json["email"]["transport"] == "outbox"
     assert len(list((tmp_path / "home" / "outbox").rglob("*.eml"))) == 3
+
+
+async def test_weekly_deployment_backfills_one_week(stack: PrefectStack, pg_url: str, tmp_path: Path) -> None:
+    """`prefect deployment run 'dashboard-weekly/weekly' --param period=…`: that week's PDFs and summary."""
+    from datetime import timedelta
+
+    from crm_core.demo import seed_dashboard_history
+    from crm_core.periods import last_complete_period
+
+    week = last_complete_period("week")
+    engine = make_engine(pg_url)
+    async with session_factory(engine)() as session, session.begin():
+        await seed_demo(session)
+        await seed_dashboard_history(session, week.end + timedelta(days=1), days=14)
+
+    stack.cli("work-pool", "create", "crm-process", "--type", "process", "--overwrite")
+    stack.cli("deploy", "--all")
+    described = json.loads(stack.cli("deployment", "inspect", "dashboard-weekly/weekly", "--output", "json"))
+    assert described["concurrency_options"]["collision_strategy"] == "ENQUEUE", described
+    assert described["schedules"][0]["schedule"]["cron"] == "0 8 * * 1"
+
+    stack.start_worker("crm-process", {"CRM_HOME": str(tmp_path / "home"), "DATABASE_URL": pg_url})
+    flow_run_id = stack.run_deployment("dashboard-weekly/weekly", {"period": week.start.isoformat()})
+    run = stack.wait_for(flow_run_id, timeout=300)
+    worker_log = (stack.home / "worker.log").read_text(errors="replace")[-3000:]
+    assert run["state_type"] == "COMPLETED", worker_log
+
+    async with session_factory(engine)() as session:
+        summaries = (
+            (
+                await session.execute(
+                    select(PipelineRunSummary).where(PipelineRunSummary.pipeline_name == "dashboard_weekly")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    await engine.dispose()
+    assert [(s.run_id, s.report_date, s.period_start) for s in summaries] == [
+        (flow_run_id, week.end, week.start)
+    ]
+    assert summaries[0].metrics_json["pdf"]["generated"] == 3
