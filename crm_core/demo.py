@@ -56,12 +56,13 @@ async def seed_demo(session: AsyncSession) -> list[str]:
     return added
 
 
-def _history_row(store_id: int, day: date, seed: int, mtd: dict[str, int]) -> dict[str, Any]:
-    """One day's figures; the pickup, delivery and revenue counters are month-to-date, so they restart on
-    the 1st and only grow within a month."""
+def demo_history_row(store_id: int, day: date, seed: int, mtd: dict[str, int]) -> dict[str, Any]:
+    """One day's figures; the pickup, delivery, repeat-order and revenue counters are month-to-date, so
+    they restart on the 1st and only grow within a month."""
     rng = random.Random(seed)
     if day.day == 1:
         mtd.clear()
+    today: dict[str, int] = {}
     for name, low, high in (
         ("pickup_new_count", 2, 8),
         ("pickup_existing_count", 4, 12),
@@ -70,9 +71,14 @@ def _history_row(store_id: int, day: date, seed: int, mtd: dict[str, int]) -> di
         ("delivery_total_orders", 5, 14),
         ("delivery_within_tat_count", 4, 11),
         ("delivery_total_delivered", 5, 13),
+        ("repeat_orders", 1, 5),
         ("mtd_revenue", 3_000, 12_000),
     ):
-        mtd[name] = mtd.get(name, 0) + rng.randint(low, high)
+        today[name] = rng.randint(low, high)
+        mtd[name] = mtd.get(name, 0) + today[name]
+    # Conversions cannot exceed the pickups they convert.
+    mtd["pickup_new_conv_count"] = min(mtd["pickup_new_conv_count"], mtd["pickup_new_count"])
+    mtd["pickup_existing_conv_count"] = min(mtd["pickup_existing_conv_count"], mtd["pickup_existing_count"])
     pickups = mtd["pickup_new_count"] + mtd["pickup_existing_count"]
     converted = mtd["pickup_new_conv_count"] + mtd["pickup_existing_conv_count"]
     orders = mtd["delivery_total_orders"]
@@ -85,13 +91,16 @@ def _history_row(store_id: int, day: date, seed: int, mtd: dict[str, int]) -> di
         "pickup_total_count": pickups,
         "pickup_total_conv_count": converted,
         "pickup_total_conv_pct": round(100 * converted / pickups, 2),
+        "pickup_new_conv_pct": round(100 * mtd["pickup_new_conv_count"] / mtd["pickup_new_count"], 2),
+        "pickup_existing_conv_pct": round(
+            100 * mtd["pickup_existing_conv_count"] / mtd["pickup_existing_count"], 2
+        ),
         "delivery_tat_pct": round(100 * mtd["delivery_within_tat_count"] / orders, 2),
         "delivery_total_undelivered": max(orders - mtd["delivery_total_delivered"], 0),
         "delivery_undel_over_10_days": rng.randint(0, 3),
-        "ftd_revenue": rng.randint(3_000, 12_000),
+        "ftd_revenue": today["mtd_revenue"],  # the day's revenue is what the month-to-date figure grew by
         "target_revenue": 250_000,
         "repeat_customer_base_6m": 400 + rng.randint(0, 40),
-        "repeat_orders": rng.randint(40, 90),
         "repeat_total_base_pct": round(rng.uniform(18, 35), 2),
     }
 
@@ -124,7 +133,7 @@ async def seed_dashboard_history(session: AsyncSession, before: date, days: int 
         # From the 1st of the first month, so the month-to-date counters are consistent on every day.
         day = first.replace(day=1)
         while day < before:
-            row = _history_row(store_id, day, zlib.crc32(f"{code}:{day}".encode()), mtd)
+            row = demo_history_row(store_id, day, zlib.crc32(f"{code}:{day}".encode()), mtd)
             if day >= first and day not in taken:
                 await session.execute(store_dashboard_summary.insert().values(**row))
                 added += 1

@@ -26,6 +26,7 @@ class PrefectStack:
     env: dict[str, str]
     home: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
         result = subprocess.run(
@@ -42,8 +43,12 @@ class PrefectStack:
         return result.stdout + result.stderr
 
     def start_worker(self, pool: str, extra_env: dict[str, str]) -> None:
+        """A worker with this test's settings; an earlier test's worker is stopped first, or it could
+        pick up this test's runs with its own (by now dropped) database."""
+        for process in self.workers:
+            _stop(process)
         log = (self.home / "worker.log").open("wb")
-        self.processes.append(
+        self.workers.append(
             subprocess.Popen(
                 [PREFECT, "worker", "start", "--pool", pool, "--type", "process"],
                 cwd=ROOT,
@@ -79,19 +84,23 @@ class PrefectStack:
         )
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                # A worker needs a second SIGTERM to stop.
-                for _ in range(2):
-                    process.send_signal(signal.SIGTERM)
-                    try:
-                        process.wait(timeout=10)
-                        break
-                    except subprocess.TimeoutExpired:
-                        continue
-                if process.poll() is None:
-                    process.kill()
-                    process.wait(timeout=10)
+        for process in [*reversed(self.workers), *reversed(self.processes)]:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        # A worker needs a second SIGTERM to stop.
+        for _ in range(2):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def _free_port() -> int:
