@@ -58,6 +58,8 @@ def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
 def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Prefect's temporary server gets 20 s to start by default: too little on a busy two-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def run_daily_flow(report_date: date | None, stores: list[str] | None, dry_run: bool) -> dict[str, Any]:
