@@ -2,6 +2,7 @@
 
 Every event goes to stdout, optionally to `JSON_LOG_FILE`, and to the stdlib logger `crm.events`; inside a
 Prefect run `tasks` attaches Prefect's API handler to that logger, so the same events reach the run's log.
+On a terminal the stream gets one readable line per event; files, pipes and Prefect get NDJSON.
 Events are a record for people and log tools only: a run's status comes from what its phases returned.
 """
 
@@ -150,6 +151,37 @@ def normalise_status(status: str) -> Literal["ok", "warning", "error"]:
     return "ok"
 
 
+_STATUS_COLOUR = {"warning": "\x1b[33m", "error": "\x1b[31m"}
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or file-like stream without a terminal
+        return False
+
+
+def human_line(record: Mapping[str, Any], *, colour: bool = False) -> str:
+    """One readable line for a person at a terminal, from an already redacted event record:
+    `12:01:03 download  ok    A668 missed_leads  export downloaded`."""
+    try:
+        stamp = datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00")).astimezone()
+        clock = f"{stamp:%H:%M:%S}"
+    except ValueError:
+        clock = str(record["ts"])[:8]
+    status = str(record["status"])
+    shown = f"{status:<5}"
+    tint = _STATUS_COLOUR.get(normalise_status(status)) if colour else None
+    if tint:
+        shown = f"{tint}{shown}\x1b[0m"
+    where = " ".join(str(v) for v in (record.get("store_code"), record.get("bucket")) if v)
+    message = str(record["message"])
+    error = (record.get("extras") or {}).get("error")
+    if error and str(error) not in message:
+        message += f" ({error})"
+    return f"{clock} {record['phase']:<9} {shown} {where:<18} {message}".rstrip()
+
+
 @dataclass
 class EventLogger:
     """Writes the events of one run. `events`, when given a list, also receives every event: a short
@@ -204,7 +236,8 @@ class EventLogger:
         if self.events is not None:
             self.events.append(record)
         if self.stream is not None:
-            print(line, file=self.stream, flush=True)
+            tty = _is_tty(self.stream)
+            print(human_line(record, colour=True) if tty else line, file=self.stream, flush=True)
         if self.file_path is not None:
             with self.file_path.open("a", encoding="utf-8") as fh:
                 fh.write(line + "\n")

@@ -145,3 +145,65 @@ def test_session_material_in_http_client_errors_is_masked() -> None:
     for secret in ("j_ZeoWDJM5", "twWIpM_i7T8", "abc.def", "Hand-Off-77"):
         assert secret not in text
     assert "cookie: ***" in text and "token=***&next=/" in text and "store_code=A668" in text
+
+
+def _read_pty(fd: int) -> str:
+    import os
+    import select
+
+    chunks: list[bytes] = []
+    while select.select([fd], [], [], 0.5)[0]:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode("utf-8")
+
+
+def test_a_terminal_gets_one_readable_line_and_the_file_ndjson(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    register_secret(SECRET)
+    register_personal(NAME)
+    primary, secondary = pty.openpty()
+    with os.fdopen(secondary, "w", encoding="utf-8", closefd=True) as terminal:
+        logger = EventLogger("run-1", "dashboard_daily", stream=terminal, file_path=tmp_path / "a.jsonl")
+        logger.event(
+            "download",
+            "ok",
+            f"export downloaded (412 rows) for {NAME} +91 {MOBILE} using {SECRET}",
+            store_code="A668",
+            bucket="missed_leads",
+            sample={"customer_name": "Ravi"},
+        )
+        logger.event("audit", "warn", "audit warn: 1 row(s) rejected", bucket="missed_leads")
+        shown = _read_pty(primary)
+    os.close(primary)
+    lines = [line for line in shown.replace("\r", "").split("\n") if line]
+    assert len(lines) == 2, shown
+    first = lines[0]
+    assert "{" not in first and '"run_id"' not in first
+    assert " download  ok    A668 missed_leads" in first and "export downloaded (412 rows)" in first
+    assert first[2] == ":" and first[5] == ":"  # HH:MM:SS first
+    assert "audit" in lines[1] and "warn" in lines[1] and "1 row(s) rejected" in lines[1]
+    for sentinel in (SECRET, MOBILE, NAME, "Ravi"):
+        assert sentinel not in shown
+    assert "98******10" in first
+    written = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [e["phase"] for e in written] == ["download", "audit"]
+    assert SECRET not in json.dumps(written) and MOBILE not in json.dumps(written)
+
+
+def test_a_pipe_gets_ndjson(tmp_path: Path) -> None:
+    import os
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w", encoding="utf-8") as pipe:
+        EventLogger("run-1", "dashboard_daily", stream=pipe).event("download", "ok", "export downloaded")
+    with os.fdopen(read_end, encoding="utf-8") as reader:
+        record = json.loads(reader.read())
+    assert record["phase"] == "download" and record["message"] == "export downloaded"

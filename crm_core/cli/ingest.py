@@ -1,7 +1,10 @@
-"""`crm ingest BUCKET FILE... [--date D] [--dry-run]`: merge, ingest and audit per-store files by hand.
+"""`crm ingest BUCKET FILE... [--date D] [--dry-run] [--delete-inputs]`: merge, ingest and audit per-store
+files by hand.
 
-The same path as the daily flow: the files are consumed exactly like downloaded ones (deleted only when
-the audit is ok). Exit codes: 0 ok (or a dry run), 1 a non-ok verdict, 2 bad arguments or configuration.
+The same path as the daily flow, run on copies in a work folder under DOWNLOADS_DIR: the user's files stay
+where they are, byte for byte, unless `--delete-inputs` asks for them to go after an ok audit. The work
+folder is removed after an ok audit and kept (its path printed) otherwise. Exit codes: 0 ok (or a dry
+run), 1 a non-ok verdict, 2 bad arguments or configuration.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from crm_core.ingest.audit import BucketOutcome
+    from crm_core.ingest.files import FilesOutcome
     from crm_core.json_logger import EventLogger
 
 PIPELINE = "crm_ingest"
@@ -46,7 +50,8 @@ def outcome_table(outcome: BucketOutcome, dry_run: bool) -> Table:
     return table
 
 
-def print_outcome(outcome: BucketOutcome, logger: EventLogger, dry_run: bool) -> None:
+def print_outcome(result: FilesOutcome, logger: EventLogger, dry_run: bool) -> None:
+    outcome = result.bucket
     out.print(outcome_table(outcome, dry_run))
     out.print(f"{outcome.verdict}: {escape(outcome.reason)}", highlight=False)
     if outcome.merge is not None:
@@ -57,11 +62,15 @@ def print_outcome(outcome: BucketOutcome, logger: EventLogger, dry_run: bool) ->
     if outcome.ingest is not None and outcome.ingest.rejects_path is not None:
         out.print(f"rejects: {escape(str(outcome.ingest.rejects_path))}", highlight=False)
     if outcome.files_deleted:
-        out.print(f"files deleted: {len(outcome.files_deleted)}", highlight=False)
-    if outcome.files_kept:
+        out.print(f"work files deleted: {len(outcome.files_deleted)}", highlight=False)
+    if outcome.files_kept and not dry_run:
         out.print(
             "files kept: " + escape(", ".join(Path(p).name for p in outcome.files_kept)), highlight=False
         )
+    if result.work_dir is not None:
+        out.print(f"work folder kept: {escape(str(result.work_dir))}", highlight=False)
+    if result.inputs_deleted:
+        out.print(f"input files deleted (--delete-inputs): {len(result.inputs_deleted)}", highlight=False)
     if dry_run:
         samples: list[dict[str, Any]] = next(
             (
@@ -85,8 +94,12 @@ def ingest(
         bool,
         typer.Option("--dry-run", "--dry_run", help="merge and validate only: no DB writes, no deletions"),
     ] = False,
+    delete_inputs: Annotated[
+        bool,
+        typer.Option("--delete-inputs", help="delete the files given here after an ok audit"),
+    ] = False,
 ) -> None:
-    """Merge, validate and upsert per-store export files; files are deleted only on an ok audit."""
+    """Merge, validate and upsert per-store export files; works on copies, your files are kept."""
     spec = EXPORTS.get(bucket)
     if spec is None:
         fail(f"unknown bucket {bucket!r} (known: {', '.join(EXPORTS)})")
@@ -104,9 +117,21 @@ def ingest(
     day = report_date or daily_report_date(zone=settings.zone)
     run_id = uuid.uuid4().hex
     logger = EventLogger(run_id, PIPELINE, stream=None, file_path=settings.json_log_file, events=[])
-    outcome = run_async(
-        ingest_files(settings, spec, by_store, report_date=day, run_id=run_id, logger=logger, dry_run=dry_run)
-    )
-    print_outcome(outcome, logger, dry_run)
-    if outcome.verdict != "ok" and not dry_run:
+    try:
+        result = run_async(
+            ingest_files(
+                settings,
+                spec,
+                by_store,
+                report_date=day,
+                run_id=run_id,
+                logger=logger,
+                dry_run=dry_run,
+                delete_inputs=delete_inputs,
+            )
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    print_outcome(result, logger, dry_run)
+    if result.bucket.verdict != "ok" and not dry_run:
         raise typer.Exit(1)

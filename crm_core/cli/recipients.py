@@ -55,7 +55,7 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Show every recipient."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from crm_core.db.engine import session_scope
     from crm_core.db.stores import list_recipients
@@ -66,15 +66,30 @@ def list_() -> None:
         async with session_scope(settings) as session:
             return await list_recipients(session)
 
-    table = Table("pipeline", "profile", "store", "send as", "env", "address", "active")
+    # One table per pipeline/profile keeps each narrow enough that an 80-column terminal shows every
+    # address whole (addresses never wrap or get cut).
+    tables: dict[tuple[str, str], Table] = {}
     for pipeline_code, profile_code, r in run_async(_go()):
+        table = tables.get((pipeline_code, profile_code))
+        if table is None:
+            table = Table(
+                Column("store", no_wrap=True),
+                Column("send as", no_wrap=True),
+                Column("env", no_wrap=True),
+                Column("address", no_wrap=True),
+                Column("active", no_wrap=True),
+                title=f"{pipeline_code} / {profile_code}",
+                title_justify="left",
+            )
+            tables[pipeline_code, profile_code] = table
         table.add_row(
-            pipeline_code,
-            profile_code,
             r.store_code or "(all)",
             r.send_as,
             r.env,
             r.email_address,
             "yes" if r.is_active else "no",
         )
-    out.print(table)
+    for table in tables.values():
+        out.print(table)
+    if not tables:
+        out.print("no recipients yet (crm recipients add PROFILE ADDRESS)")

@@ -21,7 +21,7 @@ def _yes_no(flag: bool) -> str:
 @app.command("list")
 def list_() -> None:
     """Show every store with its flags."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from crm_core.db.engine import session_scope
     from crm_core.db.stores import list_stores
@@ -33,7 +33,12 @@ def list_() -> None:
             return await list_stores(session)
 
     rows = run_async(_go())
-    table = Table("code", "name", "etl", "report", "active", "gstin", "launch date")
+    # Codes, GSTINs and dates never get cut; a long name wraps instead.
+    table = Table(
+        Column("code", no_wrap=True),
+        Column("name", overflow="fold"),
+        *(Column(h, no_wrap=True) for h in ("etl", "report", "active", "gstin", "launch date")),
+    )
     for s in rows:
         table.add_row(
             s.store_code,

@@ -1,10 +1,17 @@
 """Export files handed over by an operator (`crm ingest`): which store each belongs to, then the same
-merge → validate → upsert → audit path as downloaded files."""
+merge → validate → upsert → audit path as downloaded files.
+
+The path runs on copies in a work folder of the run's own under DOWNLOADS_DIR: the audit's cleanup then
+deletes only those copies, never the user's files (unless asked to with `delete_inputs`). The work folder
+goes after an ok audit and stays, with everything in it, for inspection otherwise.
+"""
 
 from __future__ import annotations
 
 import csv
 import re
+import shutil
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -61,6 +68,28 @@ def files_by_store(spec: ExportSpec, files: list[Path]) -> dict[str, Path]:
     return by_store
 
 
+@dataclass
+class FilesOutcome:
+    """The bucket's outcome, the work folder (None once removed) and the user's files deleted."""
+
+    bucket: BucketOutcome
+    work_dir: Path | None
+    inputs_deleted: list[Path] = field(default_factory=list)
+
+
+def copy_to_work_dir(by_store: dict[str, Path], work_dir: Path) -> dict[str, Path]:
+    """Each store's file copied into `work_dir` under its own name (prefixed by the store when two names
+    collide)."""
+    work_dir.mkdir(parents=True, exist_ok=False)
+    copies: dict[str, Path] = {}
+    names: set[str] = set()
+    for store, path in by_store.items():
+        name = path.name if path.name not in names else f"{store}-{path.name}"
+        names.add(name)
+        copies[store] = Path(shutil.copy2(path, work_dir / name))
+    return copies
+
+
 async def ingest_files(
     settings: Settings,
     spec: ExportSpec,
@@ -70,11 +99,18 @@ async def ingest_files(
     run_id: str,
     logger: EventLogger,
     dry_run: bool,
-) -> BucketOutcome:
-    """`process_bucket` on the files; a dry run needs no database at all. A database that dropped out is
-    the bucket's error (its transaction rolled back, the files kept): the user runs the command again."""
+    delete_inputs: bool = False,
+) -> FilesOutcome:
+    """`process_bucket` on copies of the files; a dry run needs no database at all. A database that dropped
+    out is the bucket's error (its transaction rolled back, the files kept): the user runs the command
+    again. The user's files are deleted only with `delete_inputs` and an ok audit."""
+    work_dir = settings.downloads_path / "ingest" / f"{spec.bucket}_{run_id}"
+    try:
+        copies = copy_to_work_dir(by_store, work_dir)
+    except OSError as exc:
+        raise ConfigError(f"cannot copy the files into {work_dir}: {type(exc).__name__}: {exc}") from exc
     options: dict[str, Any] = {
-        "work_dir": next(iter(by_store.values())).resolve().parent,
+        "work_dir": work_dir,
         "report_date": report_date,
         "run_id": run_id,
         "batch_size": settings.ingest_batch_size,
@@ -82,11 +118,22 @@ async def ingest_files(
         "dry_run": dry_run,
     }
     if dry_run:
-        return await process_bucket(None, spec, by_store, **options)
-    try:
-        async with open_engine(settings) as engine:
-            return await process_bucket(engine, spec, by_store, **options)
-    except TransientError as exc:
-        return failed_bucket(
-            spec, by_store, exc, work_dir=options["work_dir"], report_date=report_date, logger=logger
-        )
+        outcome = await process_bucket(None, spec, copies, **options)
+    else:
+        try:
+            async with open_engine(settings) as engine:
+                outcome = await process_bucket(engine, spec, copies, **options)
+        except TransientError as exc:
+            outcome = failed_bucket(
+                spec, copies, exc, work_dir=work_dir, report_date=report_date, logger=logger
+            )
+    result = FilesOutcome(outcome, work_dir)
+    # A dry run's copies hold nothing worth keeping; an ok audit has already deleted them.
+    if dry_run or (outcome.verdict == "ok" and not outcome.files_kept):
+        shutil.rmtree(work_dir, ignore_errors=True)
+        result.work_dir = None
+    if delete_inputs and outcome.verdict == "ok" and not dry_run:
+        for path in by_store.values():
+            path.unlink(missing_ok=True)
+            result.inputs_deleted.append(path)
+    return result

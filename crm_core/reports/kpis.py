@@ -452,7 +452,8 @@ def snapshot_change(
     delta = cur - prev
     if abs(delta) <= FLAT_TOLERANCE:
         return SnapshotChange(prev, cur, delta, NOTE_FLAT, "neutral")
-    amount = round_half_up(abs(delta), 1)
+    # Counts read as counts ("Up by 1"), fractions keep one decimal.
+    amount = format_number(abs(delta))
     if delta > 0:
         return SnapshotChange(
             prev, cur, delta, f"Up by {amount} compared to the previous report.", "positive"

@@ -498,9 +498,11 @@ def undelivered_list(
     title: str = UNDELIVERED_TITLE,
     empty_text: str = NO_UNDELIVERED,
     form_fields: bool = True,
+    caption: str | None = None,
 ) -> None:
-    """One row per order (serial, id, order and committed dates, age, net amount), then the totals. With
-    `form_fields`, each row has a "Delivered" checkbox and a comment field for the store to fill in."""
+    """One row per order (serial, id, order and committed dates, age, net amount), then the totals and the
+    `caption` (where the list comes from). With `form_fields`, each row has a "Delivered" checkbox and a
+    comment field for the store to fill in."""
     age_right = RIGHT - 120
     columns = (
         _ListColumn("S. No.", MARGIN + 6),
@@ -521,6 +523,17 @@ def undelivered_list(
         f"Total undelivered orders: {format_count(len(orders))}    |    "
         f"Total net amount: {format_money(total_net(orders))}",
     )
+    if caption:
+        notice(pc, caption, color=MUTED)
+
+
+def age_text(age_days: int | None) -> str:
+    """Days past the committed date; an order not yet due says when it is due instead of a negative age."""
+    if age_days is None:
+        return "—"
+    if age_days < 0:
+        return f"due in {-age_days} day{'s' if age_days != -1 else ''}"
+    return str(age_days)
 
 
 def _undelivered_row(
@@ -552,7 +565,7 @@ def _undelivered_row(
         age_colour, age_font = TEXT, FONT_BOLD
     c.setFillColor(age_colour)
     c.setFont(age_font, 9.5)
-    c.drawRightString(age_right, base, "—" if order.age_days is None else str(order.age_days))
+    c.drawRightString(age_right, base, age_text(order.age_days))
     c.setFillColor(TEXT)
     c.setFont(FONT, 9.5)
     c.drawRightString(RIGHT - 6, base, format_money(order.net_amount))

@@ -57,34 +57,60 @@ def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def work_root(env: dict[str, str]) -> Path:
+    return Path(env["CRM_HOME"]) / "downloads" / "ingest"
+
+
 def test_ingest_ok_then_rerun_counts_updates(cli_env: dict[str, str], pg_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     a = export(folder, "A668-missed-leads.csv", "A668", 3)
     b = export(folder, "leads-kirti.csv", "A817", 2)  # store from the store_code column
+    before = {p.name: p.read_bytes() for p in (a, b)}
     code, output = invoke(cli_env, "missed_leads", str(a), str(b), "--date", "2025-11-19")
     assert code == 0, output
     for word in ("download", "merged", "rejected", "inserted", "updated", "ingested", "ok"):
         assert word in output
     assert "5 row(s) ingested (5 new, 0 updated)" in output
     assert db_count(pg_url, "SELECT count(*) FROM missed_leads WHERE run_date = '2025-11-19'") == 5
-    assert sorted(p.name for p in folder.iterdir()) == []  # consumed on an ok audit
+    # The user's files are untouched; the work copies are gone after the ok audit.
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert list(work_root(cli_env).iterdir()) == []
+    assert "work folder kept" not in output
 
-    folder.mkdir(exist_ok=True)
-    a = export(folder, "A668-missed-leads.csv", "A668", 3)
     code, output = invoke(cli_env, "missed_leads", str(a), "--date", "2025-11-19")
     assert code == 0, output
     assert "3 row(s) ingested (0 new, 3 updated)" in output
     assert db_count(pg_url, "SELECT count(*) FROM missed_leads") == 5
 
 
+def test_delete_inputs_removes_the_files_after_an_ok_audit(
+    cli_env: dict[str, str], pg_url: str, tmp_path: Path
+) -> None:
+    a = export(tmp_path, "A668-missed-leads.csv", "A668", 2)
+    code, output = invoke(cli_env, "missed_leads", str(a), "--date", "2025-11-19", "--delete-inputs")
+    assert code == 0, output
+    assert not a.exists() and "input files deleted (--delete-inputs): 1" in output
+    assert list(work_root(cli_env).iterdir()) == []
+    assert db_count(pg_url, "SELECT count(*) FROM missed_leads") == 2
+
+
 def test_rejects_exit_1_and_keep_the_files(cli_env: dict[str, str], pg_url: str, tmp_path: Path) -> None:
     a = export(tmp_path, "A668-missed-leads.csv", "A668", 3, bad_row=True)
-    code, output = invoke(cli_env, "missed_leads", str(a), "--date", "2025-11-19")
+    before = a.read_bytes()
+    code, output = invoke(cli_env, "missed_leads", str(a), "--date", "2025-11-19", "--delete-inputs")
     assert code == 1, output
     assert "warn" in output and "1 row(s) rejected" in output
     assert "rejects_missed_leads_20251119.csv" in output
-    assert a.exists() and (tmp_path / "merged_missed_leads_20251119.csv").exists()
+    assert a.read_bytes() == before  # not ok: --delete-inputs does not apply
+    (work,) = work_root(cli_env).iterdir()
+    assert f"work folder kept: {work}" in output
+    assert sorted(p.name for p in work.iterdir()) == [
+        "A668-missed-leads.csv",
+        "merged_missed_leads_20251119.csv",
+        "rejects_missed_leads_20251119.csv",
+    ]
+    assert not (tmp_path / "merged_missed_leads_20251119.csv").exists()
     assert db_count(pg_url, "SELECT count(*) FROM missed_leads") == 2
     assert "9600000003" not in output and "Meena" not in output
 
@@ -98,6 +124,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     assert "dry run" in output and "sample rows" in output and "pickup_no=PA668001" in output
     assert "9600000001" not in output and "Meena" not in output
     assert a.exists() and db_count(pg_url, "SELECT count(*) FROM missed_leads") == 0
+    assert list(work_root(cli_env).iterdir()) == []
 
 
 def test_operator_errors_exit_2(cli_env: dict[str, str], tmp_path: Path) -> None:

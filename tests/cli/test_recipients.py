@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 Crm = Callable[..., tuple[int, str]]  # the `crm` fixture of conftest.py
+CrmProcess = Callable[..., subprocess.CompletedProcess[str]]  # the `crm_process` fixture
 
 
 def test_recipient_rules(crm: Crm, empty_db_env: dict[str, str]) -> None:
@@ -26,3 +29,16 @@ def test_recipient_rules(crm: Crm, empty_db_env: dict[str, str]) -> None:
     assert code == 0 and output.count("recipient on") == 1
     code, output = crm(empty_db_env, "recipients", "list")
     assert "a@example.com" in output and "cc" in output
+
+
+def test_list_shows_long_addresses_whole_at_80_columns(crm_process: CrmProcess, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}", "COLUMNS": "80"}
+    assert crm_process("db", "upgrade", **env).returncode == 0
+    address = "store.manager.kirtinagr@franchise-tsv.in"
+    assert len(address) == 40
+    added = crm_process("recipients", "add", "store_daily_reports", address, "--store", "A817", **env)
+    assert added.returncode == 0, added.stdout + added.stderr
+    shown = crm_process("recipients", "list", **env)
+    assert shown.returncode == 0, shown.stderr
+    assert address in shown.stdout, shown.stdout
+    assert all(len(line) <= 80 for line in shown.stdout.splitlines()), shown.stdout

@@ -211,14 +211,14 @@ def test_snapshot_change_notes() -> None:
     up = snapshot_change(90, 93)
     assert (up.delta_text, up.note, up.tone, up.colour) == (
         "+3",
-        "Up by 3.0 compared to the previous report.",
+        "Up by 3 compared to the previous report.",
         "positive",
         "#20bf6b",
     )
     down = snapshot_change(80, 79)
     assert (down.delta_text, down.note, down.tone) == (
         "-1",
-        "Down by 1.0 compared to the previous report.",
+        "Down by 1 compared to the previous report.",
         "negative",
     )
     frac = snapshot_change(Decimal("2.5"), Decimal("4.25"))

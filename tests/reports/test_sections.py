@@ -127,8 +127,8 @@ def test_titled_table_caption_escaping_and_snapshot(tmp_path: Path) -> None:
 
     text = text_of(render(tmp_path, draw))
     assert "Volume & Mix 6 of 7 days ingested Metric Week Orders <₹800 & more 1,234 Leads 0" in text
-    assert "Metric Last week This week Δ Note Pickups 90 93 +3 Up by 3.0" in text
-    assert "Deliveries 80 79 -1 Down by 1.0" in text
+    assert "Metric Last week This week Δ Note Pickups 90 93 +3 Up by 3 compared" in text
+    assert "Deliveries 80 79 -1 Down by 1 compared" in text
     assert re.search(r"Wins \W*Conversion held Risks \W*Backlog > 5", text)
     assert "No dashboard data was found for this period." in text
 

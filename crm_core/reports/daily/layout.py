@@ -7,7 +7,7 @@ with a checkbox and a comment field the store fills in); every page has the foot
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from crm_core.reports.documents import report_pdf_path
 from crm_core.reports.formatting import format_count, format_date, format_money, format_timestamp
 from crm_core.reports.kpis import evaluate_kpis, overall_health, recommendations
 from crm_core.reports.sections import (
+    OVERDUE_DAYS,
     Column,
     health_card,
     health_footnote,
@@ -35,6 +36,18 @@ FOOTER_SENTENCE = "TSV Store Performance Report • Automated dashboard insights
 def daily_pdf_path(reports_dir: Path, store_code: str, report_date: date) -> Path:
     """`<REPORTS_DIR>/<YYYY>/daily/<STORE_CODE>_<YYYY-MM-DD>.pdf`."""
     return report_pdf_path(reports_dir, "daily", report_date, store_code, report_date.isoformat())
+
+
+def undelivered_caption(ctx: DailyReportContext) -> str:
+    """The two undelivered figures come from different sources and need not agree: say which is which."""
+    late = sum(1 for o in ctx.undelivered_orders if o.age_days is not None and o.age_days > OVERDUE_DAYS)
+    dashboard = ctx.kpi_values.get("undelivered_10_plus_count")
+    return (
+        f"This list is the undelivered orders export; age = days since the committed delivery date, as of "
+        f"{format_date(ctx.report_date)} ({format_count(late)} more than {OVERDUE_DAYS} days late). "
+        f'The "Undelivered >10 days" KPI ({format_count(dashboard)}) is the portal dashboard\'s own figure '
+        f"and may count differently."
+    )
 
 
 def render_daily_pdf(context: DailyReportContext, path: Path) -> Path:
@@ -76,16 +89,19 @@ def draw_daily(pc: PagedCanvas, ctx: DailyReportContext) -> None:
             ("Undelivered snapshot today", format_count(ctx.undelivered_snapshot_count)),
         ),
     )
+    # Leads always have a T-1 (the day before's pickups); only the dashboard counters need an earlier
+    # dashboard, so the caption says which rows lack one rather than that there is no earlier data at all.
     if ctx.previous_date is not None:
-        compared = f"T-1 = latest earlier dashboard ({format_date(ctx.previous_date)})"
+        counters = f"counters: T-1 = latest earlier dashboard ({format_date(ctx.previous_date)})"
     else:
-        compared = "T-1 = no earlier dashboard data yet"
+        counters = "counters: no earlier dashboard to compare with yet (T-1 shown as N/A)"
     snapshot_table(
         pc,
         "Today's Operating Snapshot",
         ctx.snapshot,
-        caption=f"T = {format_date(ctx.report_date)}; {compared}. Leads compare pickup dates "
-        f"{format_date(ctx.report_date)} and the day before.",
+        caption=f"T = {format_date(ctx.report_date)}. Leads compare pickup dates "
+        f"{format_date(ctx.report_date - timedelta(days=1))} (T-1) and {format_date(ctx.report_date)} (T); "
+        f"{counters}.",
     )
     recs = recommendations(kpis)
     notes_columns(
@@ -97,5 +113,5 @@ def draw_daily(pc: PagedCanvas, ctx: DailyReportContext) -> None:
             ("Actions for Today", recs.actions),
         ),
     )
-    undelivered_list(pc, ctx.undelivered_orders)
+    undelivered_list(pc, ctx.undelivered_orders, caption=undelivered_caption(ctx))
     missed_leads_list(pc, ctx.missed_leads)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from crm_core.reports.actions import UndeliveredOrder
 from crm_core.reports.daily.data import DailyReportContext
 from crm_core.reports.daily.layout import daily_pdf_path, render_daily_pdf
 from crm_core.reports.formatting import format_money
@@ -80,7 +81,7 @@ def test_first_page_shows_header_health_and_figures(big_pdf: tuple[DailyReportCo
         "Secondary Indicators",
         "₹1,23,456.50",  # FTD revenue with the rupee glyph and Indian grouping
         "Today's Operating Snapshot",
-        "Up by 3.0 compared to the previous report.",
+        "Up by 3 compared to the previous report.",
         "+3",
         "No previous data available for comparison yet.",
     ):
@@ -196,7 +197,11 @@ def test_empty_lists_missing_values_and_no_previous(make_context: MakeContext, t
     assert "No Data" in whole  # delivery TAT missing
     assert "No previous data available for comparison yet." in whole
     assert "No data captured for this metric today." in whole  # repeat customers missing today
-    assert "T-1 = no earlier dashboard data yet" in whole
+    # Leads still show a T-1 (the day before's pickups): only the counters lack an earlier dashboard.
+    assert "no earlier data" not in whole and "T-1 = no earlier dashboard" not in whole
+    assert "Leads compare pickup dates 16 Nov 2025 (T-1) and 17 Nov 2025 (T)" in whole
+    assert "counters: no earlier dashboard to compare with yet" in whole
+    assert re.search(r"Leads captured 5 3 -2 Down by 2 compared", whole)
     assert field_names(path) == []
     assert len(texts) <= 2
     for number, text in enumerate(texts, start=1):
@@ -258,3 +263,25 @@ def test_money_with_zero_and_large_amounts(make_context: MakeContext, tmp_path: 
     )
     whole = "\n".join(page_texts(render_daily_pdf(context, tmp_path / "z.pdf")))
     assert re.search(r"FTD revenue\s+₹0\.00", whole)
+
+
+def test_undelivered_sources_ages_and_whole_counts(make_context: MakeContext, tmp_path: Path) -> None:
+    """The KPI (dashboard figure) and the list (export) may disagree: each says where it comes from; an
+    order not yet due shows when it is due, never a negative age; count changes print whole."""
+    due = date(2025, 11, 20)  # three days after the report date
+    orders = (
+        UndeliveredOrder(
+            "T901", date(2025, 11, 1), date(2025, 11, 4), Decimal("500.50"), date(2025, 11, 4), 13
+        ),
+        UndeliveredOrder("T902", date(2025, 11, 15), due, Decimal("200.00"), due, -3),
+        UndeliveredOrder("T903", date(2025, 11, 16), date(2025, 11, 18), None, date(2025, 11, 18), -1),
+    )
+    current = {**make_context().current, "delivery_undel_over_10_days": 4}
+    context = make_context(undelivered_orders=orders, current=current)
+    whole = "\n".join(page_texts(render_daily_pdf(context, tmp_path / "u.pdf")))
+    assert "due in 3 days" in whole and "due in 1 day" in whole
+    assert not re.search(r"Del\. \d{4}-\d{2}-\d{2} -\d", whole)  # no negative age after the dates
+    assert "This list is the undelivered orders export" in whole
+    assert "(1 more than 10 days late)" in whole
+    assert 'The "Undelivered >10 days" KPI (4) is the portal dashboard\'s own figure' in whole
+    assert not re.search(r"(Up|Down) by \d+\.0\b", whole)
