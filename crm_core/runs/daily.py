@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import open_engine, session_factory
+from crm_core.db.migrate import require_head
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
 from crm_core.notify.engine import NotifyOutcome
@@ -46,6 +47,7 @@ async def preflight(settings: Settings, subset: list[str] | None) -> StoreScope:
 
         settings = await resolve_block_secrets(settings)
     async with open_engine(settings) as engine:
+        await require_head(engine)
         return await check_prerequisites(engine, settings, subset)
 
 

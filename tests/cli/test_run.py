@@ -83,3 +83,29 @@ def test_no_report_store_exits_2_before_the_flow(
         code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", kind)
         assert code == 2 and "no stores are flagged for reporting" in output, output
         assert "Traceback" not in output
+
+
+def test_a_database_behind_the_code_refuses_every_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    import asyncio
+
+    from crm_core.db import migrate
+    from crm_core.db.engine import make_engine
+
+    async def one_revision_back() -> None:
+        engine = make_engine(sqlite_url)
+        try:
+            await migrate.downgrade(engine, "0003_email_run_status")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(one_revision_back())
+    head = migrate.head_revision()
+    line = f"error: database at revision 0003_email_run_status, code at {head}: run `crm db upgrade`"
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PORTAL_TMS_URL", "http://127.0.0.1:9")
+    for command in (["daily"], ["weekly"], ["monthly"]):
+        code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", *command)
+        assert code == 2, output
+        assert output.strip().splitlines() == [line]
