@@ -109,3 +109,20 @@ def test_a_database_behind_the_code_refuses_every_run(
         code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", *command)
         assert code == 2, output
         assert output.strip().splitlines() == [line]
+
+
+def test_a_date_after_t_minus_1_and_a_reversed_range_exit_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    monkeypatch.setenv("CRM_TODAY", "2026-03-10")
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily", "--date", "2026-03-10")
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        "error: 2026-03-10 is after the latest report date 2026-03-09 (T-1): "
+        "the portal has no data for it yet"
+    ]
+    code, output = invoke(
+        monkeypatch, tmp_path, sqlite_url, "run", "daily", "--from", "2026-03-05", "--to", "2026-03-02"
+    )
+    assert code == 2, output
+    assert output.strip().splitlines() == ["error: the range starts (2026-03-05) after it ends (2026-03-02)"]
