@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from crm_core.errors import ConfigError as ConfigError  # the settings are where callers meet it
 from crm_core.json_logger import mask_url_secrets, register_secret
+from crm_core.periods import daily_report_date
 
 
 class RunEnv(StrEnum):
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(default=None, description="SQLAlchemy async URL")
     crm_run_env: RunEnv = RunEnv.DEV
     crm_timezone: str = "Asia/Kolkata"
+    crm_today: date | None = Field(
+        default=None,
+        description="the business date taken as today (default: the clock in CRM_TIMEZONE); for a portal "
+        "frozen at a day, like the simulator",
+    )
     crm_reports_start: date | None = Field(
         default=None, description="first day weekly/monthly catch-up covers (default: first dashboard data)"
     )
@@ -235,6 +241,12 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.crm_timezone)
+
+    def current_report_date(self) -> date:
+        """T-1 of the business today: the one date the portal's current state belongs to."""
+        if self.crm_today is not None:
+            return self.crm_today - timedelta(days=1)
+        return daily_report_date(zone=self.zone)
 
     def chromium_executable(self) -> Path | None:
         """The configured browser binary, else the first one on PATH; None lets Playwright use its own."""

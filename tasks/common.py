@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.blocks import resolve_block_secrets
 from crm_core.db.engine import engine_from_settings, ping
+from crm_core.db.migrate import require_head
 from crm_core.errors import is_transient
 from crm_core.json_logger import EventLogger
 from crm_core.pipelines import Pipeline
@@ -55,11 +56,13 @@ class RunContext:
 
 @asynccontextmanager
 async def run_context(pipeline: Pipeline, run_id: str, **overrides: Any) -> AsyncIterator[RunContext]:
-    """Settings (secrets from blocks when named), a reachable database and the run's event logger."""
+    """Settings (secrets from blocks when named), a reachable database at the code's schema revision and
+    the run's event logger."""
     settings = await resolve_block_secrets(load_settings(**overrides))
     engine = engine_from_settings(settings)
     try:
         await check_database(engine, settings.db_url_redacted)
+        await require_head(engine)
         logger = EventLogger(run_id, pipeline.code, file_path=settings.json_log_file)
         yield RunContext(settings, engine, logger, run_id, pipeline)
     finally:

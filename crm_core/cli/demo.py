@@ -40,8 +40,10 @@ def demo(date_: ReportDate = None) -> None:
         out.print(f"seeded    {line}")
     with SandboxServer(SandboxConfig(dashboard_date=day)) as sim:
         out.print(f"simulator portal {sim.portal_origin}  TMS {sim.tms_origin}  (dashboard date {day})")
-        # The demo always talks to its own simulator, whatever PORTAL_* says.
+        # The demo always talks to its own simulator, whatever PORTAL_* says; the simulator's portal is
+        # frozen at `day`, so that day is the current report date (else a past --date would be a backfill).
         os.environ.update(
+            CRM_TODAY=(day + timedelta(days=1)).isoformat(),
             PORTAL_BASE_URL=sim.portal_origin,
             PORTAL_TMS_URL=sim.tms_origin,
             PORTAL_USERNAME=DEMO_USERNAME,

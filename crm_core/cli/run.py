@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from crm_core.cli.support import (
     ReportDate,
+    checked,
     fail,
     out,
     parse_date,
@@ -62,11 +63,28 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-def run_daily_flow(report_date: date | None, stores: list[str] | None, dry_run: bool) -> dict[str, Any]:
+def run_daily_flow(
+    report_date: date | None,
+    stores: list[str] | None,
+    dry_run: bool,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    send_emails: bool | None = None,
+) -> dict[str, Any]:
     _quiet_prefect()
     from flows.daily import daily_flow
 
-    return run_flow_here("daily", daily_flow, report_date=report_date, stores=stores, dry_run=dry_run)
+    # The range parameters only when given: a deployment's flow signature from before them still runs.
+    extra: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "send_emails": send_emails}
+    return run_flow_here(
+        "daily",
+        daily_flow,
+        report_date=report_date,
+        stores=stores,
+        dry_run=dry_run,
+        **{k: v for k, v in extra.items() if v is not None},
+    )
 
 
 def run_period_flow(
@@ -113,8 +131,9 @@ def period_exit_code(result: dict[str, Any]) -> int:
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    out.print()
-    out.print(escape(result["summary_text"]), highlight=False)
+    for entry in result.get("runs") or [result]:
+        out.print()
+        out.print(escape(entry["summary_text"]), highlight=False)
 
 
 def exit_code(result: dict[str, Any]) -> int:
@@ -126,15 +145,32 @@ def daily(
     date_: ReportDate = None,
     stores: Annotated[str | None, typer.Option(help="only these ETL stores, comma-separated")] = None,
     dry_run: DryRun = False,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="first date of a range YYYY-MM-DD (oldest first)")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="last date of a range YYYY-MM-DD")] = None,
+    email: Annotated[
+        bool, typer.Option("--email", help="a report backfill (a date before T-1) sends its emails too")
+    ] = False,
 ) -> None:
-    """The daily job: download, ingest, audit, cleanup, PDFs, run summary, emails (exit 1 on error)."""
-    from crm_core.runs.daily import preflight
+    """The daily job: download, ingest, audit, cleanup, PDFs, run summary, emails (exit 1 on error).
+
+    A date before T-1 is a report backfill: PDFs and run summary from the stored data, no portal access,
+    emails only with --email."""
+    from crm_core.runs.daily import BACKFILL_NOTE, plan_daily_dates, preflight
 
     settings = settings_or_exit()
     report_date = parse_date(date_)
+    first, last = parse_date(date_from, "--from"), parse_date(date_to, "--to")
     subset = parse_stores(stores)
-    run_async(preflight(settings, subset))  # exit 2 before any browser or Prefect work
-    result = run_daily_flow(report_date, subset, dry_run)
+    plan = checked(plan_daily_dates, settings.current_report_date(), report_date, first, last)
+    run_async(preflight(settings, subset, portal=plan.reads_portal))  # exit 2 before any browser or Prefect
+    backfills = [day for day in plan.dates if plan.is_backfill(day)]
+    if backfills:
+        out.print(f"{', '.join(map(str, backfills))}: {BACKFILL_NOTE}", highlight=False)
+    result = run_daily_flow(
+        report_date, subset, dry_run, date_from=first, date_to=last, send_emails=True if email else None
+    )
     print_summary(result)
     raise typer.Exit(exit_code(result))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -56,6 +56,16 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
     try:
         return asyncio.run(coro)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def checked(check: Callable[..., T], *args: Any) -> T:
+    """Call a check, turning a configuration error into exit 2 without a traceback."""
+    from crm_core.settings import ConfigError
+
+    try:
+        return check(*args)
     except ConfigError as exc:
         fail(str(exc))
 

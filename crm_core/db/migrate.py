@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_core.errors import ConfigError
+
 # The migrations are part of the package (package data), so an installed wheel upgrades like a checkout.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -41,6 +43,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
+
+
+async def require_head(engine: AsyncEngine) -> None:
+    """Refuse a run on a database behind (or ahead of) the code: the tables the run writes would not be
+    the ones the code expects, and the failure would come late and obscure. `ConfigError` otherwise."""
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise ConfigError(f"database at revision {current or 'none'}, code at {head}: run `crm db upgrade`")
 
 
 async def _run(engine: AsyncEngine, action: object) -> None:

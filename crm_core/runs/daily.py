@@ -1,14 +1,19 @@
-"""The daily pipeline's part of a run record: its prerequisites and its metrics."""
+"""The daily pipeline's part of a run record: which dates a run covers, its prerequisites and its metrics.
+
+The portal serves only its current state, so only the current report date (T-1) reads it. A run for an
+earlier date is a report backfill: that day's PDFs, summary and (on request) emails from the data stored
+for it, with no portal access. A later date has nothing to report and is refused."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import open_engine, session_factory
+from crm_core.db.migrate import require_head
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
 from crm_core.notify.engine import NotifyOutcome
@@ -19,15 +24,58 @@ from crm_core.runs.phases import BucketPhase, DownloadPhase, ReportPhase
 from crm_core.runs.record import RunRecord
 from crm_core.settings import Settings
 
+BACKFILL_NOTE = "report backfill from stored data: no portal access"
+
+
+@dataclass(frozen=True)
+class DailyPlan:
+    """The dates of a daily run, oldest first; `current` is the report date the portal's state is of."""
+
+    dates: tuple[date, ...]
+    current: date
+
+    @property
+    def reads_portal(self) -> bool:
+        return self.current in self.dates
+
+    def is_backfill(self, day: date) -> bool:
+        return day != self.current
+
+
+def plan_daily_dates(
+    current: date,
+    report_date: date | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> DailyPlan:
+    """The dates a daily run processes: `report_date`, or every day from `date_from` to `date_to`
+    (either alone is that one day), else the current report date; `ConfigError` for a date after it."""
+    if report_date is not None and (date_from is not None or date_to is not None):
+        raise ConfigError("give either a report date or a date range (from/to), not both")
+    if date_from is not None or date_to is not None:
+        first, last = date_from or date_to or current, date_to or date_from or current
+        if first > last:
+            raise ConfigError(f"the range starts ({first}) after it ends ({last})")
+    else:
+        first = last = report_date or current
+    if last > current:
+        raise ConfigError(
+            f"{last} is after the latest report date {current} (T-1): the portal has no data for it yet"
+        )
+    return DailyPlan(tuple(first + timedelta(days=i) for i in range((last - first).days + 1)), current)
+
 
 async def check_prerequisites(
-    engine: AsyncEngine, settings: Settings, subset: list[str] | None
+    engine: AsyncEngine, settings: Settings, subset: list[str] | None, *, portal: bool = True
 ) -> StoreScope:
-    """A browser, the store scope and the portal configuration; `ConfigError` stops the run before any
-    work."""
-    await require_chromium(settings)
+    """The store scope and, when the run reads the portal, a browser and the portal configuration;
+    `ConfigError` stops the run before any work."""
+    if portal:
+        await require_chromium(settings)
     async with session_factory(engine)() as session:
         scope = await store_scope(session, subset)
+    if not portal:
+        return scope
     PortalConfig.from_settings(settings)  # URLs present
     has_login = bool(settings.portal_username and settings.portal_password)
     if not has_login and not settings.storage_state_path.exists():
@@ -37,21 +85,28 @@ async def check_prerequisites(
     return scope
 
 
-async def preflight(settings: Settings, subset: list[str] | None) -> StoreScope:
+async def preflight(settings: Settings, subset: list[str] | None, *, portal: bool = True) -> StoreScope:
     """The prerequisites checked before a run is started from the command line, so that a missing one
     exits 2 before Prefect or the browser start (the flow checks them again)."""
-    await require_chromium(settings)  # the machine first: no database needed to tell
+    if portal:
+        await require_chromium(settings)  # the machine first: no database needed to tell
     if settings.crm_db_block or settings.crm_smtp_block or settings.crm_portal_block:
         from crm_core.blocks import resolve_block_secrets  # Prefect: only when blocks are named
 
         settings = await resolve_block_secrets(settings)
     async with open_engine(settings) as engine:
-        return await check_prerequisites(engine, settings, subset)
+        await require_head(engine)
+        return await check_prerequisites(engine, settings, subset, portal=portal)
 
 
-def daily_record(run_id: str, env: str, report_date: date, scope: StoreScope, *, dry_run: bool) -> RunRecord:
+def daily_record(
+    run_id: str, env: str, report_date: date, scope: StoreScope, *, dry_run: bool, backfill: bool = False
+) -> RunRecord:
+    def metrics(record: RunRecord) -> DailyMetrics:
+        return daily_metrics(record, backfill=backfill)
+
     return RunRecord(
-        DAILY, run_id, env, report_date=report_date, scope=scope, dry_run=dry_run, metrics=daily_metrics
+        DAILY, run_id, env, report_date=report_date, scope=scope, dry_run=dry_run, metrics=metrics
     )
 
 
@@ -102,9 +157,10 @@ class DailyMetrics:
     buckets: dict[str, dict[str, Any]]
     pdf: PdfMetrics
     email: dict[str, Any]
+    backfill: bool = False
 
 
-def daily_metrics(record: RunRecord) -> DailyMetrics:
+def daily_metrics(record: RunRecord, *, backfill: bool = False) -> DailyMetrics:
     download = record.phases.get("download")
     download = download if isinstance(download, DownloadPhase) else None
     merge = record.phases.get("merge")
@@ -134,8 +190,13 @@ def daily_metrics(record: RunRecord) -> DailyMetrics:
         ),
         email=email.as_metrics()
         if isinstance(email, NotifyOutcome)
-        else {"status": "skipped (dry run)" if record.dry_run else "not sent"},
+        else {"status": "skipped (dry run)" if record.dry_run else _unsent(backfill)},
+        backfill=backfill,
     )
+
+
+def _unsent(backfill: bool) -> str:
+    return "not requested (report backfill: --email sends them)" if backfill else "not sent"
 
 
 def _download_metrics(phase: DownloadPhase | None) -> DownloadMetrics:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_core.db.engine import open_engine, session_factory
+from crm_core.db.migrate import require_head
 from crm_core.db.models import PipelineRunSummary, store_dashboard_summary
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
@@ -153,14 +154,17 @@ async def plan_periods(
 
 async def preflight(settings: Settings, pipeline: Pipeline, period: str | None) -> Period | None:
     """What a command-line run checks before Prefect starts (the flow checks them again): the period
-    option and at least one report store; `ConfigError` otherwise."""
+    option, the database schema at the code's revision and at least one report store; `ConfigError`
+    otherwise."""
     target = period_option(pipeline, period)
     if settings.crm_db_block:
         from crm_core.blocks import resolve_block_secrets  # Prefect: only when blocks are named
 
         settings = await resolve_block_secrets(settings)
-    async with open_engine(settings) as engine, session_factory(engine)() as session:
-        await report_stores(session)
+    async with open_engine(settings) as engine:
+        await require_head(engine)
+        async with session_factory(engine)() as session:
+            await report_stores(session)
     return target
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm_core.pipelines import SummaryLayout
+from crm_core.runs.daily import BACKFILL_NOTE
 from crm_core.runs.record import RunRecord
 
 
@@ -41,6 +42,11 @@ def daily_text(record: RunRecord) -> str:
         "Phases:",
         *_phase_lines(record, details=True),
     ]
+    if metrics.get("backfill"):
+        # Nothing was downloaded or ingested: the data section would only list empty buckets.
+        lines += ["", f"Data: {BACKFILL_NOTE}.", "", "Issues:"]
+        lines += [f"- {issue}" for issue in record.issues] or ["- None."]
+        return "\n".join(lines)
     processed = metrics.get("stores", {}).get("processed") or []
     lines += [
         "",

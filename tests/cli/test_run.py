@@ -83,3 +83,46 @@ def test_no_report_store_exits_2_before_the_flow(
         code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", kind)
         assert code == 2 and "no stores are flagged for reporting" in output, output
         assert "Traceback" not in output
+
+
+def test_a_database_behind_the_code_refuses_every_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    import asyncio
+
+    from crm_core.db import migrate
+    from crm_core.db.engine import make_engine
+
+    async def one_revision_back() -> None:
+        engine = make_engine(sqlite_url)
+        try:
+            await migrate.downgrade(engine, "0003_email_run_status")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(one_revision_back())
+    head = migrate.head_revision()
+    line = f"error: database at revision 0003_email_run_status, code at {head}: run `crm db upgrade`"
+    monkeypatch.setenv("PORTAL_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PORTAL_TMS_URL", "http://127.0.0.1:9")
+    for command in (["daily"], ["weekly"], ["monthly"]):
+        code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", *command)
+        assert code == 2, output
+        assert output.strip().splitlines() == [line]
+
+
+def test_a_date_after_t_minus_1_and_a_reversed_range_exit_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> None:
+    monkeypatch.setenv("CRM_TODAY", "2026-03-10")
+    code, output = invoke(monkeypatch, tmp_path, sqlite_url, "run", "daily", "--date", "2026-03-10")
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        "error: 2026-03-10 is after the latest report date 2026-03-09 (T-1): "
+        "the portal has no data for it yet"
+    ]
+    code, output = invoke(
+        monkeypatch, tmp_path, sqlite_url, "run", "daily", "--from", "2026-03-05", "--to", "2026-03-02"
+    )
+    assert code == 2, output
+    assert output.strip().splitlines() == ["error: the range starts (2026-03-05) after it ends (2026-03-02)"]

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_core.db.engine import make_engine, session_factory
 from crm_core.db.models import INGEST_TABLES, Document, EmailSend, PipelineRunSummary
 from crm_core.db.runs import load_run_summary
-from crm_core.demo import seed_demo
+from crm_core.demo import seed_dashboard_history, seed_demo
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
 from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
 from flows.daily import daily_flow
@@ -66,6 +66,7 @@ def env(
     home = tmp_path / "home"
     values = {
         "CRM_HOME": str(home),
+        "CRM_TODAY": (DAY + timedelta(days=1)).isoformat(),  # the simulator's portal is frozen at DAY
         "DATABASE_URL": pg_url,
         "PORTAL_BASE_URL": sim.portal_origin,
         "PORTAL_TMS_URL": sim.tms_origin,
@@ -336,3 +337,77 @@ def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[in
     bad = crm("run", "daily", "--stores", "Z999", api_url=api_url)
     assert bad.returncode == 2 and "stores not flagged for ETL: Z999" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def dashboard_and_ingest_rows(engine: AsyncEngine) -> dict[str, int]:
+    tables = ["store_dashboard_summary", *(INGEST_TABLES[b].name for b in BUCKETS)]
+    async with engine.connect() as conn:
+        return {t: (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables}
+
+
+@pytest.fixture
+def portal_closed(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens on the portal's address: a backfill that touched it would fail."""
+    from tests.conftest import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("PORTAL_BASE_URL", closed)
+    monkeypatch.setenv("PORTAL_TMS_URL", closed)
+
+
+async def test_past_dates_are_report_backfills_from_stored_data(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any], portal_closed: None
+) -> None:
+    earlier = [DAY - timedelta(days=n) for n in (3, 2, 1)]
+    async with session_factory(db)() as session, session.begin():
+        # Stored figures for A668 on the last two of the three days only; A817 has none.
+        await seed_dashboard_history(session, DAY, days=2)
+        await session.execute(
+            text(
+                "DELETE FROM store_dashboard_summary WHERE store_id IN "
+                "(SELECT id FROM store_master WHERE store_code <> 'A668')"
+            )
+        )
+    before = await dashboard_and_ingest_rows(db)
+
+    state = await daily_flow(date_from=earlier[0], date_to=earlier[2], return_state=True)
+    result = await state.aresult(raise_on_failure=False)
+    assert isinstance(result, dict), (state.name, state.message, result)
+    runs = result["runs"]
+    assert [r["report_date"] for r in runs] == [d.isoformat() for d in earlier]
+    assert len({r["run_id"] for r in runs}) == 3
+    assert await dashboard_and_ingest_rows(db) == before  # nothing downloaded or ingested
+    assert messages(smtp_server) == []  # emails only on request
+
+    async with session_factory(db)() as session:
+        stored = (await session.execute(select(PipelineRunSummary))).scalars().all()
+        assert sorted(s.report_date for s in stored) == earlier
+        documents = (await session.execute(select(Document))).scalars().all()
+    # A PDF (and documents row) per store and day with stored figures: A668 on the last two days.
+    assert sorted((d.reference_id_3, d.doc_date) for d in documents) == [("A668", d) for d in earlier[1:]]
+    first = runs[0]
+    assert "report backfill from stored data: no portal access" in first["summary_text"]
+    assert "- download" not in first["summary_text"] and "- merge" not in first["summary_text"]
+    # A668 has figures for the 2nd and 3rd day back only; A817 for none: each store named per day.
+    assert "store A668: " in runs[0]["summary_text"] and "store A817: " in runs[0]["summary_text"]
+    assert "store A668: " not in runs[1]["summary_text"] and "store A817: " in runs[1]["summary_text"]
+    assert runs[1]["metrics"]["pdf"]["no_data"] == 1
+    assert runs[1]["metrics"]["email"]["status"].startswith("not requested")
+    a668 = next(d for d in documents if d.reference_id_3 == "A668" and d.doc_date == earlier[1])
+    shown = pdf_text(Path(str(a668.file_path)))
+    assert earlier[1].isoformat() in shown or earlier[1].strftime("%d %b %Y") in shown
+
+    state = await daily_flow(report_date=earlier[1], send_emails=True, return_state=True)
+    result = await state.aresult(raise_on_failure=False)
+    assert isinstance(result, dict) and result["metrics"]["email"]["status"] == "sent", result
+    # A668's PDF and the run summary (A817 has no PDF for that day).
+    assert len(messages(smtp_server)) == 2
+
+
+async def test_a_date_after_t_minus_1_is_refused(db: AsyncEngine, env: Path) -> None:
+    state = await daily_flow(report_date=DAY + timedelta(days=1), return_state=True)
+    assert state.is_failed()
+    error = str(await state.aresult(raise_on_failure=False))
+    assert f"{DAY + timedelta(days=1)} is after the latest report date {DAY} (T-1)" in error
+    async with db.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM pipeline_run_summaries"))).scalar_one() == 0

@@ -208,3 +208,17 @@ def test_two_concurrent_cli_runs_produce_each_week_once(pg_url: str, tmp_path: P
     ), outputs
     summaries, documents, _ = asyncio.run(_counts_at(pg_url))
     assert (summaries, documents) == (3, 9), outputs
+
+
+async def test_a_database_behind_the_code_fails_the_flow_at_start(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
+) -> None:
+    from crm_core.db import migrate
+    from flows.weekly import weekly_flow
+
+    await migrate.downgrade(db, "0003_email_run_status")
+    state = await weekly_flow(return_state=True)
+    assert state.is_failed()
+    error = str(await state.aresult(raise_on_failure=False))
+    assert f"database at revision 0003_email_run_status, code at {migrate.head_revision()}" in error
+    assert "run `crm db upgrade`" in error

@@ -58,5 +58,5 @@ def test_report_no_data_is_a_warning_and_phases_keep_the_registry_order() -> Non
     metrics = record.metrics_json()
     assert metrics["pdf"]["records"] == [{"store_code": "A668", "file_path": "A668.pdf"}]
     assert metrics["stores"]["report_failures"] == {"A817": NO_DATA_MESSAGE}
-    assert set(metrics) == {"dry_run", "stores", "download", "buckets", "pdf", "email", "issues"}
+    assert set(metrics) == {"dry_run", "stores", "download", "buckets", "pdf", "email", "backfill", "issues"}
     assert metrics["issues"] == [f"store A817: {NO_DATA_MESSAGE}"]
