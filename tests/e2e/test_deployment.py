@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,8 @@ async def test_deploy_from_prefect_yaml_and_run_with_a_report_date(
             "crm-process",
             {
                 "CRM_HOME": str(tmp_path / "home"),
+                # The simulator's portal stands at DAY: the day after is "today" for this run.
+                "CRM_TODAY": (DAY + timedelta(days=1)).isoformat(),
                 "DATABASE_URL": pg_url,
                 "PORTAL_BASE_URL": sim.portal_origin,
                 "PORTAL_TMS_URL": sim.tms_origin,
