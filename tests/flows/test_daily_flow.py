@@ -202,6 +202,8 @@ async def test_daily_run_end_to_end_and_rerun(
         assert counts["inserted"] == 0 and counts["updated"] == counts["merged_rows"]
     assert len(messages(smtp_server)) == 3
     assert result2["metrics"]["email"]["already_sent"] == 3
+    # Nothing went out this time, and the message says so rather than "3 of 3 delivered".
+    assert result2["metrics"]["email"]["message"] == "0 emails sent (3 already sent for this date)"
 
 
 async def test_failing_store_makes_the_run_a_warning(
@@ -255,6 +257,9 @@ async def test_dry_run_writes_deletes_and_sends_nothing(
 ) -> None:
     state, result = await run_daily(dry_run=True)
     assert state.is_completed() and result["dry_run"]
+    # Nothing went wrong, so it ends ok; that nothing was written is what "dry run" says, not a warning.
+    assert result["status"] == "ok", result["summary_text"]
+    assert "Status: ok (dry run)" in result["summary_text"]
     assert result["metrics"]["email"]["status"] == "skipped (dry run)"
     assert result["metrics"]["pdf"]["skipped"] == "dry run"
     assert "- report_email" not in result["summary_text"] and "- report:" not in result["summary_text"]
@@ -279,6 +284,12 @@ async def test_login_failure_is_an_error_run_with_summary_sent(
     sent = messages(smtp_server)
     # The run summary is sent; the failure hook sees it and does not send a second alert.
     assert len(sent) == 1 and "error" in sent[0]["Subject"].lower()
+    # The portal's own words and the screenshot come first, in the summary and in its email.
+    first = result["metrics"]["issues"][0]
+    assert first.startswith('portal login failed: site reports login error: "Invalid username or password"')
+    screenshot = Path(first.split("(screenshot: ")[1].rstrip(")"))
+    assert screenshot.suffix == ".png" and screenshot in set((env / "artifacts").rglob("*.png"))
+    assert first in sent[0].get_body(("plain",)).get_content()
     async with session_factory(db)() as session:
         summary = (
             await session.execute(
