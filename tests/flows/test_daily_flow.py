@@ -334,7 +334,9 @@ async def test_failed_dry_run_sends_and_writes_no_alert(
             assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one() == 0
 
 
-def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]) -> None:
+def test_crm_run_daily_command(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CLI runs the same flow (here against the test's Prefect server) and maps statuses to exit codes."""
     from prefect.settings import PREFECT_API_URL
 
@@ -342,8 +344,21 @@ def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[in
     dry = crm("run", "daily", "--date", DAY.isoformat(), "--stores", "A668", "--dry_run", api_url=api_url)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     assert "Report Date: 2025-11-19" in dry.stdout and "Stores processed: A668" in dry.stdout
+    # The configured server records the run (no temporary one), and the command says so.
+    assert f"Prefect: {api_url}" in dry.stdout.splitlines()
     assert messages(smtp_server) == []
 
     bad = crm("run", "daily", "--stores", "Z999", api_url=api_url)
     assert bad.returncode == 2 and "stores not flagged for ETL: Z999" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+    # A refused login: exit 1, and the last line is the portal's message with the screenshot to open.
+    monkeypatch.setenv("PORTAL_PASSWORD", "wrong-password")
+    for saved in env.rglob("storage_state.json"):
+        saved.unlink()  # or the saved session would spare the login
+    failed = crm("run", "daily", "--date", DAY.isoformat(), "--stores", "A668", api_url=api_url)
+    assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr[-3000:]
+    last = failed.stdout.strip().splitlines()[-1]
+    assert last.startswith(
+        'error: portal login failed: site reports login error: "Invalid username or password" (screenshot: '
+    ), last
