@@ -193,4 +193,3 @@ async def test_backfill_runs_queue_and_a_retried_run_sends_nothing_twice(
     # Every email on record went out once: none of the first attempt's was written again.
     assert len(list(outbox.rglob("*.eml"))) == emails_before + len(after) - len(first_attempt)
     assert len(list(outbox.rglob("*.eml"))) == sum(1 for s in await _sends(pg_url) if s[3] == "outbox")
-
