@@ -1,7 +1,8 @@
 """`crm run daily`: the daily flow run now, locally, as a Prefect flow run.
 
-The flow (and with it Prefect) is imported only when the command runs. Without `PREFECT_API_URL` Prefect
-starts a temporary local server for the run (about 15 s).
+The flow (and with it Prefect) is imported only when the command runs. With `PREFECT_API_URL` set the run is
+recorded on that server; without it Prefect starts a temporary local server for the run (about 15 s). The
+first line printed says which.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
         state = await flow(**parameters, return_state=True)
         return state, await state.aresult(raise_on_failure=False)
 
+    out.print(f"Prefect: {prefect_target()}", highlight=False)
     state, data = asyncio.run(_run())
     if isinstance(data, ConfigError):
         fail(str(data))
@@ -54,6 +56,13 @@ def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         fail(f"{name} run ended {state.name}: {state.message or 'no result'}", 1)
     return data
+
+
+def prefect_target() -> str:
+    """Where the flow run is recorded: the configured server, or one Prefect starts for this run only."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value() or "temporary local server"
 
 
 def _quiet_prefect() -> None:
@@ -131,9 +140,14 @@ def period_exit_code(result: dict[str, Any]) -> int:
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    for entry in result.get("runs") or [result]:
+    entries = result.get("runs") or [result]
+    for entry in entries:
         out.print()
         out.print(escape(entry["summary_text"]), highlight=False)
+    failing = next((e for e in entries if e["status"] != "ok" and e.get("metrics", {}).get("issues")), None)
+    if failing is not None:
+        # The last line is what a terminal or a cron mail shows first: the status and its first reason.
+        out.print(escape(f"{failing['status']}: {failing['metrics']['issues'][0]}"), highlight=False)
 
 
 def exit_code(result: dict[str, Any]) -> int:

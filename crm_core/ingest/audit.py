@@ -2,7 +2,8 @@
 
 Verdict `ok` iff nothing was rejected and every merged row was ingested; only then, after the ingest
 transaction committed, are the per-store files and the merged file deleted. Any other outcome keeps every
-file for inspection and logs why. A dry run never deletes and is a `warn` ("dry run: nothing ingested").
+file for inspection and logs why. A dry run never deletes; its verdict is `warn` ("dry run: nothing
+ingested"), which is not a problem of the run (`BucketOutcome.dry_run_only`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class BucketOutcome:
     files_deleted: list[str] = field(default_factory=list)
     files_kept: list[str] = field(default_factory=list)
     dry_run: bool = False
+
+    @property
+    def dry_run_only(self) -> bool:
+        """Kept back only because the run was a dry run: what the operator asked for, not a problem."""
+        return self.dry_run and self.reason == DRY_RUN_REASON
 
     def phase_status(self, phase: str) -> Status | None:
         """The bucket's status in `phase` (merge, ingest, audit, cleanup), None when it never got there.
@@ -73,7 +79,7 @@ class BucketOutcome:
                     lines += [w for w in ingest.warnings if not w.endswith("row(s) rejected")]
                     if ingest.null_warnings:
                         lines.append(f"{ingest.null_warnings} value(s) set NULL")
-        elif phase == "audit" and merge is not None and self.verdict != "ok":
+        elif phase == "audit" and merge is not None and self.verdict != "ok" and not self.dry_run_only:
             lines.append(f"audit {self.verdict}: {self.reason}")
         elif phase == "cleanup" and merge is not None:
             if self.verdict != "ok" and not self.dry_run:
@@ -158,7 +164,7 @@ def audit_and_cleanup(
     if logger is not None:
         logger.event(
             "audit",
-            BUCKET_FAILURE if verdict == "error" else verdict,
+            BUCKET_FAILURE if verdict == "error" else "info" if reason == DRY_RUN_REASON else verdict,
             f"audit {verdict}: {reason}",
             bucket=merge.bucket,
             merged_file=merge.merged_path.name if merge.merged_path else None,

@@ -64,6 +64,16 @@ class NotifyOutcome:
         nothing = [] if self.planned else [NOTHING_PLANNED]
         return [*self.findings, *nothing, *self.problems]
 
+    @property
+    def message(self) -> str:
+        """What this run sent; emails an earlier run of the date sent are counted apart, not as sent now."""
+        if not self.already_sent:
+            return f"{self.delivered} of {self.planned} emails delivered"
+        line = f"{self.delivered} email{'' if self.delivered == 1 else 's'} sent"
+        if self.failed:
+            line += f", {self.failed} failed"
+        return line + f" ({self.already_sent} already sent for this date)"
+
     def as_metrics(self) -> dict[str, Any]:
         return {
             "status": self.detail,
@@ -72,7 +82,7 @@ class NotifyOutcome:
             "already_sent": self.already_sent,
             "failed": self.failed,
             "transport": self.transport,
-            "message": f"{self.delivered + self.already_sent} of {self.planned} emails delivered",
+            "message": self.message,
             "last_message": self.messages[-1] if self.messages else None,
         }
 

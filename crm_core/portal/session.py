@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -128,6 +129,21 @@ async def open_browser(config: PortalConfig, *, headless: bool | None = None) ->
             await browser.close()
 
 
+# Where portals put the message of a refused or interrupted login (Bootstrap alerts and the like).
+MESSAGE_SELECTOR = ".alert, [role='alert'], .error, .invalid-feedback, .text-danger"
+
+
+async def portal_message(page: Page) -> str | None:
+    """The visible message of the page (first alert), or its title; None when there is neither."""
+    with contextlib.suppress(PlaywrightError):
+        for text in await page.locator(MESSAGE_SELECTOR).all_inner_texts():
+            if line := " ".join(text.split()):
+                return line[:200]
+        if title := " ".join((await page.title()).split()):
+            return title[:200]
+    return None
+
+
 class PortalSession:
     """Login state of the one context: login once, tracker hop, refresh on demand (serialised)."""
 
@@ -230,25 +246,33 @@ class PortalSession:
             self.logger.event(PHASE, "warn", "no navigation after submitting the login form")
         # An explicit refusal is final: no point waiting for the form to go away.
         if reports_login_error(await page.content()):
-            await self.fail_login(page, "post_login_probe", "site reports login error")
+            await self.fail_login(page, "post_login_probe", await self._refusal(page))
         try:
             await user.wait_for(state="detached", timeout=t.form_detach)
         except PlaywrightError:
             with contextlib.suppress(PlaywrightError):
                 await user.wait_for(state="hidden", timeout=t.username_field)
         if reports_login_error(await page.content()):
-            await self.fail_login(page, "post_login_probe", "site reports login error")
+            await self.fail_login(page, "post_login_probe", await self._refusal(page))
         if await self.page_shows_login(page) or not same_origin(page.url, self.config.portal_origin):
             await self.fail_login(page, "post_login_probe", "still not logged in after submitting the form")
         if not self.config.is_home(page.url):
+            shown = await portal_message(page)
             await self.fail_login(
                 page,
                 "post_login_probe",
-                "portal asks for a one-time password or other step; run `crm portal login --headed`",
+                f"portal asks for a one-time password or other step at {urlsplit(page.url).path}"
+                + (f' ("{shown}")' if shown else "")
+                + "; run `crm portal login --headed`",
             )
         self.logged_in = True
         self.logger.event(PHASE, "ok", "logged in to the portal", password_length=len(self.config.password))
         await save_storage_state(self.context, self.config.storage_state)
+
+    async def _refusal(self, page: Page) -> str:
+        """The refusal in the portal's own words, so the operator sees what the login page said."""
+        shown = await portal_message(page)
+        return f'site reports login error: "{shown}"' if shown else "site reports login error"
 
     async def fail_login(self, page: Page, prefix: str, reason: str) -> None:
         """Screenshot + HTML of the failing page (password field emptied and masked), then abort."""

@@ -43,7 +43,7 @@ class DownloadPhase:
     @property
     def issues(self) -> list[str]:
         result = self.result
-        lines = [f"portal login failed: {result.login_reason}"] if result.login_failed else []
+        lines = [_login_issue(result)] if result.login_failed else []
         for code, store in sorted(result.stores.items()):
             if store.status != "ok" and not result.login_failed:
                 lines.append(f"store {code}: download {store.status}: {store.reason or 'no reason given'}")
@@ -53,6 +53,13 @@ class DownloadPhase:
             f"store {c}: dashboard figures not stored: {p}" for c, p in sorted(self.figure_problems.items())
         ]
         return lines
+
+
+def _login_issue(result: DownloadResult) -> str:
+    """The portal's reason plus where its screenshot is: what the operator opens next."""
+    line = f"portal login failed: {result.login_reason}"
+    shots = [str(p) for p in result.artifacts if p.suffix == ".png"]
+    return line + (f" (screenshot: {shots[0]})" if shots else "")
 
 
 @dataclass

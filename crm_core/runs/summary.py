@@ -20,6 +20,10 @@ def render(record: RunRecord) -> str:
     return LAYOUTS[record.pipeline.summary_layout](record)
 
 
+def _dry(record: RunRecord) -> str:
+    return " (dry run)" if record.dry_run else ""
+
+
 def _phase_lines(record: RunRecord, *, details: bool) -> list[str]:
     lines = []
     for phase, outcome in record.outcomes():
@@ -37,7 +41,7 @@ def daily_text(record: RunRecord) -> str:
         f"Env: {record.env}",
         f"Report Date: {record.report_date.isoformat() if record.report_date else 'unknown'}",
         f"Started: {iso_z(record.started_at)}  Finished: {iso_z(finished)}  Duration: {record.duration}",
-        f"Status: {record.status}",
+        f"Status: {record.status}{_dry(record)}",
         "",
         "Phases:",
         *_phase_lines(record, details=True),
@@ -74,7 +78,7 @@ def period_text(record: RunRecord, details: list[str] | None = None) -> str:
         f"Started At: {iso_z(record.started_at)} UTC",
         f"Finished At: {iso_z(finished)} UTC",
         f"Total Time: {record.duration}",
-        f"Overall Status: {record.status}",
+        f"Overall Status: {record.status}{_dry(record)}",
         "",
         "Phases:",
         *_phase_lines(record, details=False),

@@ -203,6 +203,8 @@ async def test_daily_run_end_to_end_and_rerun(
         assert counts["inserted"] == 0 and counts["updated"] == counts["merged_rows"]
     assert len(messages(smtp_server)) == 3
     assert result2["metrics"]["email"]["already_sent"] == 3
+    # Nothing went out this time, and the message says so rather than "3 of 3 delivered".
+    assert result2["metrics"]["email"]["message"] == "0 emails sent (3 already sent for this date)"
 
 
 async def test_failing_store_makes_the_run_a_warning(
@@ -256,6 +258,9 @@ async def test_dry_run_writes_deletes_and_sends_nothing(
 ) -> None:
     state, result = await run_daily(dry_run=True)
     assert state.is_completed() and result["dry_run"]
+    # Nothing went wrong, so it ends ok; that nothing was written is what "dry run" says, not a warning.
+    assert result["status"] == "ok", result["summary_text"]
+    assert "Status: ok (dry run)" in result["summary_text"]
     assert result["metrics"]["email"]["status"] == "skipped (dry run)"
     assert result["metrics"]["pdf"]["skipped"] == "dry run"
     assert "- report_email" not in result["summary_text"] and "- report:" not in result["summary_text"]
@@ -280,6 +285,12 @@ async def test_login_failure_is_an_error_run_with_summary_sent(
     sent = messages(smtp_server)
     # The run summary is sent; the failure hook sees it and does not send a second alert.
     assert len(sent) == 1 and "error" in sent[0]["Subject"].lower()
+    # The portal's own words and the screenshot come first, in the summary and in its email.
+    first = result["metrics"]["issues"][0]
+    assert first.startswith('portal login failed: site reports login error: "Invalid username or password"')
+    screenshot = Path(first.split("(screenshot: ")[1].rstrip(")"))
+    assert screenshot.suffix == ".png" and screenshot in set((env / "artifacts").rglob("*.png"))
+    assert first in sent[0].get_body(("plain",)).get_content()
     async with session_factory(db)() as session:
         summary = (
             await session.execute(
@@ -324,7 +335,9 @@ async def test_failed_dry_run_sends_and_writes_no_alert(
             assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one() == 0
 
 
-def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]) -> None:
+def test_crm_run_daily_command(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CLI runs the same flow (here against the test's Prefect server) and maps statuses to exit codes."""
     from prefect.settings import PREFECT_API_URL
 
@@ -332,11 +345,24 @@ def test_crm_run_daily_command(db: AsyncEngine, env: Path, smtp_server: tuple[in
     dry = crm("run", "daily", "--date", DAY.isoformat(), "--stores", "A668", "--dry_run", api_url=api_url)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     assert "Report Date: 2025-11-19" in dry.stdout and "Stores processed: A668" in dry.stdout
+    # The configured server records the run (no temporary one), and the command says so.
+    assert f"Prefect: {api_url}" in dry.stdout.splitlines()
     assert messages(smtp_server) == []
 
     bad = crm("run", "daily", "--stores", "Z999", api_url=api_url)
     assert bad.returncode == 2 and "stores not flagged for ETL: Z999" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+    # A refused login: exit 1, and the last line is the portal's message with the screenshot to open.
+    monkeypatch.setenv("PORTAL_PASSWORD", "wrong-password")
+    for saved in env.rglob("storage_state.json"):
+        saved.unlink()  # or the saved session would spare the login
+    failed = crm("run", "daily", "--date", DAY.isoformat(), "--stores", "A668", api_url=api_url)
+    assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr[-3000:]
+    last = failed.stdout.strip().splitlines()[-1]
+    assert last.startswith(
+        'error: portal login failed: site reports login error: "Invalid username or password" (screenshot: '
+    ), last
 
 
 async def dashboard_and_ingest_rows(engine: AsyncEngine) -> dict[str, int]:

@@ -31,8 +31,10 @@ async def test_storage_state_reuse_skips_login(sim: SandboxServer, tmp_path: Pat
 async def test_wrong_password_aborts_with_artifacts(sim: SandboxServer, tmp_path: Path) -> None:
     secret = "Wr0ng-Secret-xyz"
     result, logger = await run(sim, tmp_path, ["A668", "A817"], settings={"portal_password": secret})
-    assert result.login_failed and result.login_reason == "site reports login error"
-    assert (result.status, result.detail) == ("error", "portal login failed: site reports login error")
+    # The portal's own words, so the operator knows it was the password and not an outage.
+    reason = 'site reports login error: "Invalid username or password"'
+    assert result.login_failed and result.login_reason == reason
+    assert (result.status, result.detail) == ("error", f"portal login failed: {reason}")
     assert result.files == {} and list((tmp_path / "downloads").glob("*.csv")) == []
     assert {s.status for s in result.stores.values()} <= {"failed"}
     suffixes = sorted(p.suffix for p in result.artifacts)
@@ -48,7 +50,11 @@ async def test_wrong_password_aborts_with_artifacts(sim: SandboxServer, tmp_path
 
 @e2e
 @pytest.mark.parametrize(
-    ("fault", "reason"), [("login_error", "site reports login error"), ("otp", "one-time password")]
+    ("fault", "reason"),
+    [
+        ("login_error", 'site reports login error: "Invalid username or password"'),
+        ("otp", 'one-time password or other step at /home/otp ("OTP")'),
+    ],
 )
 async def test_login_faults_abort(sim: SandboxServer, tmp_path: Path, fault: str, reason: str) -> None:
     result, _ = await run(sim, tmp_path, ["A668"], fault)
