@@ -71,8 +71,14 @@ async def list_stores(session: AsyncSession) -> list[StoreMaster]:
 
 
 async def get_store(session: AsyncSession, code: str) -> StoreMaster | None:
-    code = normalise_store_code(code)
-    result = await session.execute(select(StoreMaster).where(func.upper(StoreMaster.store_code) == code))
+    return await find_store(session, normalise_store_code(code))
+
+
+async def find_store(session: AsyncSession, code: str) -> StoreMaster | None:
+    """The store whose code matches `code` trimmed and upper-cased (reports look up what they are given:
+    an unknown code is simply no store)."""
+    wanted = code.strip().upper()
+    result = await session.execute(select(StoreMaster).where(func.upper(StoreMaster.store_code) == wanted))
     return result.scalar_one_or_none()
 
 

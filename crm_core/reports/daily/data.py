@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.dashboard import METRIC_NAMES
-from crm_core.db.models import INGEST_TABLES, StoreMaster, store_dashboard_summary
+from crm_core.db.models import INGEST_TABLES, store_dashboard_summary
+from crm_core.db.stores import find_store
 from crm_core.reports.actions import (
     MissedLead,
     UndeliveredOrder,
@@ -112,13 +113,7 @@ async def load_daily_context(
 ) -> DailyReportContext | None:
     """The report context, or None when the store has no dashboard summary for `report_date`."""
     code = store_code.strip().upper()
-    store = (
-        await session.execute(
-            select(StoreMaster.id, StoreMaster.store_code, StoreMaster.store_name).where(
-                func.upper(StoreMaster.store_code) == code
-            )
-        )
-    ).first()
+    store = await find_store(session, code)
     if store is None:
         return None
 

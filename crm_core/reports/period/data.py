@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.dashboard import METRIC_NAMES
-from crm_core.db.models import INGEST_TABLES, StoreMaster, store_dashboard_summary
+from crm_core.db.models import INGEST_TABLES, store_dashboard_summary
+from crm_core.db.stores import find_store
 from crm_core.periods import Period, month_of, period_containing, week_of
 from crm_core.reports.actions import (
     MissedLead,
@@ -648,13 +649,7 @@ async def load_store_period(
     """The store's period report; a store without snapshots (or unknown) gets empty figures, which the
     layout turns into a "no data" notice."""
     code = store_code.strip().upper()
-    store = (
-        await session.execute(
-            select(StoreMaster.id, StoreMaster.store_code, StoreMaster.store_name).where(
-                func.upper(StoreMaster.store_code) == code
-            )
-        )
-    ).first()
+    store = await find_store(session, code)
     before = previous_period(period)
     snapshots: dict[date, Values] = {}
     if store is not None:
