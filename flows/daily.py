@@ -31,6 +31,7 @@ from crm_core.runs.phases import BUCKET_PHASES, BucketPhase, DownloadPhase, Repo
 from crm_core.runs.record import RunRecord
 from crm_core.runs.summary import render
 from crm_core.status import Status, worst
+from flows.parameters import ReportDate
 from tasks.alerts import alert_hook
 from tasks.common import RunContext, run_context
 from tasks.daily import persist_figures, render_reports
@@ -49,11 +50,11 @@ from tasks.runs import publish_artifacts, save_summary, send_notifications
     validate_parameters=True,
 )
 async def daily_flow(
-    report_date: date | None = None,
+    report_date: ReportDate = None,
     stores: list[str] | str | None = None,
     dry_run: bool = False,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: ReportDate = None,
+    date_to: ReportDate = None,
     send_emails: bool | None = None,
 ) -> State[Any]:
     """One daily run per date: `report_date`, or `date_from`..`date_to`, default T-1 in the business time

@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 
 from crm_core.pipelines import WEEKLY
+from flows.parameters import PeriodText
 from flows.period import run_periods
 from tasks.alerts import alert_hook
 
@@ -22,7 +23,7 @@ from tasks.alerts import alert_hook
     validate_parameters=True,
 )
 async def weekly_flow(
-    period: str | None = None,
+    period: PeriodText = None,
     force: bool = False,
     max_periods: int = 12,
     dry_run: bool = False,

@@ -41,6 +41,11 @@ async def test_deploy_from_prefect_yaml_and_run_with_a_report_date(
     assert "dashboard-daily/daily" in deployed, deployed
     described = json.loads(stack.cli("deployment", "inspect", "dashboard-daily/daily", "--output", "json"))
     assert described["concurrency_limit"] == 1 or described.get("global_concurrency_limit")
+    assert described["enforce_parameter_schema"] is True
+    # A bad date is refused when the run is created, naming the parameter; no run is queued.
+    with pytest.raises(AssertionError, match="report_date") as refused:
+        stack.cli("deployment", "run", "dashboard-daily/daily", "--param", "report_date=notadate")
+    assert "Created flow run" not in str(refused.value)
     schedule = described["schedules"][0]["schedule"]
     assert schedule["cron"] == "30 7 * * *" and schedule["timezone"] == "Asia/Kolkata"
 
