@@ -47,7 +47,10 @@ def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
         state = await flow(**parameters, return_state=True)
         return state, await state.aresult(raise_on_failure=False)
 
-    out.print(f"Prefect: {prefect_target()}", highlight=False)
+    target = prefect_target()
+    if target not in _announced:  # `crm demo` runs several flows: say it once
+        _announced.add(target)
+        out.print(f"Prefect: {target}", highlight=False)
     state, data = asyncio.run(_run())
     if isinstance(data, ConfigError):
         fail(str(data))
@@ -56,6 +59,9 @@ def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         fail(f"{name} run ended {state.name}: {state.message or 'no result'}", 1)
     return data
+
+
+_announced: set[str] = set()
 
 
 def prefect_target() -> str:
