@@ -26,6 +26,8 @@ from typing import IO, Any, Literal
 Status = Literal["ok", "info", "warn", "warning", "error"]
 
 EVENT_LOGGER_NAME = "crm.events"
+# The attribute of a `crm.events` log record that holds the (redacted) event itself.
+EVENT_RECORD_ATTRIBUTE = "crm_event"
 REDACTED = "***"
 
 # Keys whose values are personal data wherever they appear (extras, counts, sample rows).
@@ -245,7 +247,14 @@ class EventLogger:
             normalise_status(status), logging.INFO
         )
         where = " ".join(f"{k}={v}" for k, v in (("store", store_code), ("bucket", bucket)) if v)
-        self._std.log(level, "[%s] %s%s", phase, record["message"], f" ({where})" if where else "")
+        self._std.log(
+            level,
+            "[%s] %s%s",
+            phase,
+            record["message"],
+            f" ({where})" if where else "",
+            extra={EVENT_RECORD_ATTRIBUTE: record},  # the redacted event, for in-process listeners
+        )
         return record
 
     @contextmanager

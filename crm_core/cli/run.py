@@ -19,6 +19,7 @@ from rich.markup import escape
 from crm_core.cli.support import (
     ReportDate,
     checked,
+    console,
     fail,
     out,
     parse_date,
@@ -51,7 +52,10 @@ def run_flow_here(name: str, flow: Any, **parameters: Any) -> dict[str, Any]:
     if target not in _announced:  # `crm demo` runs several flows: say it once
         _announced.add(target)
         out.print(f"Prefect: {target}", highlight=False)
-    state, data = asyncio.run(_run())
+    from crm_core.cli.progress import run_progress
+
+    with run_progress(console):
+        state, data = asyncio.run(_run())
     if isinstance(data, ConfigError):
         fail(str(data))
     if isinstance(data, BaseException):
