@@ -3,17 +3,13 @@ Each wraps one crm_core call."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from prefect import task
 from prefect.cache_policies import NONE
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
-from crm_core.json_logger import EventLogger
 from crm_core.periods import Period
 from crm_core.pipelines import Pipeline
-from crm_core.reports.documents import ReportsResult
 from crm_core.reports.period import render_period_reports
 from crm_core.runs.period import PeriodPlan, plan_periods
 from crm_core.settings import Settings
@@ -41,15 +37,7 @@ async def plan_period_runs(
         )
 
 
-@task(name="render-period-reports", cache_policy=NONE, persist_result=False)
-async def render_period(
-    engine: AsyncEngine,
-    settings: Settings,
-    pipeline: Pipeline,
-    period: Period,
-    stores: Sequence[str],
-    run_id: str,
-    logger: EventLogger,
-) -> ReportsResult:
-    """One PDF and `documents` row per report store plus the combined `ALL` one."""
-    return await render_period_reports(engine, settings, pipeline, period, stores, run_id, logger)
+# One PDF and `documents` row per report store plus the combined `ALL` one.
+render_period = task(name="render-period-reports", cache_policy=NONE, persist_result=False)(
+    render_period_reports
+)
