@@ -275,31 +275,12 @@ async def _render_one(
             **facts,
         )
         return ReportOutcome(code, "error", message=f"render failed: {error}", document_id=document_id)
-    if not kind.has_data(context):
-        logger.event(
-            kind.phase,
-            "warning",
-            f"{kind.no_data_message}; notice PDF rendered",
-            store_code=code,
-            date=doc_date,
-            duration_ms=duration_ms,
-            file=str(path),
-            size_bytes=size,
-            document_id=document_id,
-            **facts,
-        )
-        return ReportOutcome(
-            code,
-            "no_data",
-            path=path,
-            message=kind.no_data_message,
-            document_id=document_id,
-            file_size_bytes=size,
-        )
+    # A store without data still has its notice PDF: recorded like any other, but the run is a warning.
+    has_data = kind.has_data(context)
     logger.event(
         kind.phase,
-        "ok",
-        "store report rendered",
+        "ok" if has_data else "warning",
+        "store report rendered" if has_data else f"{kind.no_data_message}; notice PDF rendered",
         store_code=code,
         date=doc_date,
         duration_ms=duration_ms,
@@ -309,5 +290,10 @@ async def _render_one(
         **facts,
     )
     return ReportOutcome(
-        code, "ok", path=path, message="rendered", document_id=document_id, file_size_bytes=size
+        code,
+        "ok" if has_data else "no_data",
+        path=path,
+        message="rendered" if has_data else kind.no_data_message,
+        document_id=document_id,
+        file_size_bytes=size,
     )
