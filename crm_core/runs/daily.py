@@ -12,8 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_core.db.engine import open_engine, session_factory
-from crm_core.db.migrate import require_head
+from crm_core.db.engine import session_factory
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
 from crm_core.notify.engine import NotifyOutcome
@@ -21,6 +20,7 @@ from crm_core.pipelines import DAILY
 from crm_core.portal.config import PortalConfig
 from crm_core.portal.session import require_chromium
 from crm_core.runs.phases import BucketPhase, DownloadPhase, ReportPhase
+from crm_core.runs.prerequisites import run_database
 from crm_core.runs.record import RunRecord
 from crm_core.settings import Settings
 
@@ -90,12 +90,7 @@ async def preflight(settings: Settings, subset: list[str] | None, *, portal: boo
     exits 2 before Prefect or the browser start (the flow checks them again)."""
     if portal:
         await require_chromium(settings)  # the machine first: no database needed to tell
-    if settings.crm_db_block or settings.crm_smtp_block or settings.crm_portal_block:
-        from crm_core.blocks import resolve_block_secrets  # Prefect: only when blocks are named
-
-        settings = await resolve_block_secrets(settings)
-    async with open_engine(settings) as engine:
-        await require_head(engine)
+    async with run_database(settings) as engine:
         return await check_prerequisites(engine, settings, subset, portal=portal)
 
 

@@ -22,8 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from crm_core.db.engine import open_engine, session_factory
-from crm_core.db.migrate import require_head
+from crm_core.db.engine import session_factory
 from crm_core.db.models import PipelineRunSummary, store_dashboard_summary
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
@@ -32,6 +31,7 @@ from crm_core.periods import Period, complete_periods_between, last_complete_per
 from crm_core.pipelines import Pipeline
 from crm_core.reports.documents import ReportsResult
 from crm_core.runs.daily import PdfMetrics, PdfRecord
+from crm_core.runs.prerequisites import run_database
 from crm_core.runs.record import RunRecord
 from crm_core.settings import Settings
 from crm_core.status import PhaseResult, Status
@@ -157,14 +157,8 @@ async def preflight(settings: Settings, pipeline: Pipeline, period: str | None) 
     option, the database schema at the code's revision and at least one report store; `ConfigError`
     otherwise."""
     target = period_option(pipeline, period)
-    if settings.crm_db_block:
-        from crm_core.blocks import resolve_block_secrets  # Prefect: only when blocks are named
-
-        settings = await resolve_block_secrets(settings)
-    async with open_engine(settings) as engine:
-        await require_head(engine)
-        async with session_factory(engine)() as session:
-            await report_stores(session)
+    async with run_database(settings) as engine, session_factory(engine)() as session:
+        await report_stores(session)
     return target
 
 
