@@ -138,3 +138,7 @@ def get_pipeline(code: str) -> Pipeline:
 
 def pipeline_for_document_type(document_type: str) -> Pipeline | None:
     return next((p for p in PIPELINES.values() if p.document_type == document_type), None)
+
+
+def pipeline_for_flow(flow_name: str) -> Pipeline | None:
+    return next((p for p in PIPELINES.values() if p.flow_name == flow_name), None)

@@ -70,12 +70,38 @@ def test_prefect_yaml_deploys_flows_named_as_the_registry_says() -> None:
     root = Path(__file__).resolve().parents[1]
     deployments = yaml.safe_load((root / "prefect.yaml").read_text())["deployments"]
     flow_names = {p.flow_name for p in PIPELINES.values()}
+    # The alert and housekeeping deployments run no pipeline.
+    support = {"alerts": "pipeline-alert", "housekeeping": "housekeeping"}
     assert deployments
     for deployment in deployments:
         path, _, attribute = deployment["entrypoint"].partition(":")
         module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
         flow = getattr(module, attribute)
+        if deployment["name"] in support:
+            assert flow.name == support[deployment["name"]]
+            continue
         assert flow.name in flow_names, deployment["entrypoint"]
         # The hooks alert for the pipeline the flow runs.
         pipeline = next(p for p in PIPELINES.values() if p.flow_name == flow.name)
         assert [hook.__name__ for hook in flow.on_failure_hooks] == [f"alert_{pipeline.code}"]
+
+
+def test_alert_automations_watch_every_pipeline_flow() -> None:
+    """The failure trigger names every pipeline's flow, the missed-run trigger the daily one: a renamed
+    flow would silently leave its runs unwatched."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    deployments = yaml.safe_load((root / "prefect.yaml").read_text())["deployments"]
+    alerts = next(d for d in deployments if d["name"] == "alerts")
+    triggers = {t["name"]: t for t in alerts["triggers"]}
+    failed = triggers["pipeline-run-failed"]
+    assert set(failed["match_related"]["prefect.resource.name"]) == {p.flow_name for p in PIPELINES.values()}
+    assert set(failed["expect"]) == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    missed = triggers["daily-run-not-completed"]
+    assert missed["match_related"]["prefect.resource.name"] == DAILY.flow_name
+    assert missed["posture"] == "Proactive" and missed["within"] >= 3600
+    for trigger in triggers.values():
+        assert trigger["parameters"]["flow_run_id"] == "{{ event.resource.id }}"

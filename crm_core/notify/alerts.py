@@ -1,4 +1,4 @@
-"""Alert emails for failed or crashed flow runs: self-hosted Prefect has no email action.
+"""Alert emails for failed, crashed or missed flow runs: self-hosted Prefect has no email action.
 
 Alerts go to the pipeline's run-summary recipients; when the database cannot be read (or lists nobody),
 to `ALERT_EMAIL_TO`, so a run that failed because the database is down still reaches someone.
@@ -6,7 +6,9 @@ to `ALERT_EMAIL_TO`, so a run that failed because the database is down still rea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crm_core.db.engine import session_factory
 from crm_core.db.models import EmailSend, NotificationProfile, NotificationRecipient
 from crm_core.db.models import Pipeline as PipelineRow
-from crm_core.json_logger import describe_exception
+from crm_core.json_logger import describe_exception, redact_text
 from crm_core.notify.engine import DELIVERED, deliver_with_retries, record_send
 from crm_core.notify.plans import EmailPlan, format_address
 from crm_core.notify.transport import DeliveryError
-from crm_core.pipelines import ALERT_PROFILE_CODE, Pipeline
+from crm_core.pipelines import ALERT_PROFILE_CODE, Pipeline, pipeline_for_flow
 from crm_core.settings import Settings
 
 
@@ -71,10 +73,111 @@ async def send_flow_alert(
 ) -> str:
     """Email the run-summary recipients (else ALERT_EMAIL_TO) that a run failed; returns what happened,
     in one line."""
-    database_error: str | None = None
     try:
         if await summary_already_sent(engine, pipeline, run_id):
             return "run summary or alert already delivered for this run: no alert sent"
+    except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
+        pass
+    return await _deliver_alert(
+        engine,
+        settings,
+        pipeline,
+        run_id,
+        subject=f"[TSV Pipeline ALERT] {pipeline.code} run {state_name}",
+        text=f"The {pipeline.code} run {run_id} ended in state {state_name}.\n\n{message}\n",
+    )
+
+
+def missed_run_key(run_id: str) -> str:
+    """The send-log key of a missed-run alert: its own, so a later failure alert of the same flow run
+    is not taken for already sent."""
+    return f"missed:{run_id}"
+
+
+async def send_missed_run_alert(
+    engine: AsyncEngine,
+    settings: Settings,
+    pipeline: Pipeline,
+    run_id: str,
+    state_name: str,
+    expected_at: datetime | None,
+    now: datetime,
+) -> str:
+    """Email that the pipeline's run `run_id`, expected at `expected_at`, has not completed by `now`: it
+    never started (no worker) or is still running. Once per run; returns what happened, in one line."""
+    key = missed_run_key(run_id)
+    try:
+        if await summary_already_sent(engine, pipeline, key):
+            return "missed-run alert already delivered for this run: no alert sent"
+    except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
+        pass
+    when = f"expected at {expected_at:%Y-%m-%d %H:%M} UTC" if expected_at else "expected start unknown"
+    waited = f" {_span(now - expected_at)} later" if expected_at else ""
+    return await _deliver_alert(
+        engine,
+        settings,
+        pipeline,
+        key,
+        subject=f"[TSV Pipeline ALERT] {pipeline.code} run not completed",
+        text=(
+            f"The {pipeline.code} run {run_id} ({when}) has not completed{waited}; "
+            f"its state is {state_name}.\n\n"
+            "Late: no worker picked it up (is the worker running?). Running: it is still going or hung.\n"
+        ),
+    )
+
+
+def _span(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds()) // 60, 0)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+class AlertKind(StrEnum):
+    FAILED = "failed"  # the run ended Failed or Crashed
+    MISSED = "missed"  # the run has not completed by its expected time plus the grace period
+
+
+@dataclass(frozen=True)
+class WatchedRun:
+    """What an alert needs to know of the flow run it is about (read from Prefect by the alert flow)."""
+
+    flow_run_id: str
+    flow_name: str
+    state_type: str  # COMPLETED, FAILED, LATE is SCHEDULED, …
+    state_name: str
+    message: str
+    expected_at: datetime | None
+    dry_run: bool
+
+
+async def alert_for_run(
+    engine: AsyncEngine, settings: Settings, run: WatchedRun, kind: AlertKind, now: datetime
+) -> str:
+    """The alert flow's decision: which alert `run` gets, if any; returns what happened, in one line.
+
+    A dry run promised to send nothing, and a run that completed meanwhile needs no missed-run alert. The
+    state message is redacted: it may quote an exception carrying a secret or personal data."""
+    pipeline = pipeline_for_flow(run.flow_name)
+    if pipeline is None:
+        return f"flow {run.flow_name!r} is not a pipeline: no alert sent"
+    if run.dry_run:
+        return f"dry run {run.state_name}: no alert email sent"
+    if kind is AlertKind.MISSED:
+        if run.state_type == "COMPLETED":
+            return f"{pipeline.code} run {run.flow_run_id} completed meanwhile: no alert sent"
+        return await send_missed_run_alert(
+            engine, settings, pipeline, run.flow_run_id, run.state_name, run.expected_at, now
+        )
+    message = redact_text(run.message or "no message")
+    return await send_flow_alert(engine, settings, pipeline, run.flow_run_id, run.state_name, message)
+
+
+async def _deliver_alert(
+    engine: AsyncEngine, settings: Settings, pipeline: Pipeline, run_id: str, *, subject: str, text: str
+) -> str:
+    """Send one alert to the run-summary recipients (else ALERT_EMAIL_TO) and record it under `run_id`."""
+    database_error: str | None = None
+    try:
         recipients = await run_summary_recipients(engine, pipeline, settings.crm_run_env.value)
     except Exception as exc:  # the database is down: its recipients are out of reach
         database_error, recipients = describe_exception(exc), []
@@ -91,9 +194,9 @@ async def send_flow_alert(
         pipeline_code=pipeline.code,
         profile_code=ALERT_PROFILE_CODE,
         store_code=None,
-        subject=f"[TSV Pipeline ALERT] {pipeline.code} run {state_name}",
+        subject=subject,
         text=(
-            f"The {pipeline.code} run {run_id} ended in state {state_name}.\n\n{message}\n{note}\n"
+            f"{text}{note}\n"
             "Open the run in the Prefect UI for its logs; rerun it with `prefect deployment run` "
             "or `crm run`.\n"
         ),

@@ -42,15 +42,19 @@ class PrefectStack:
             raise AssertionError(f"prefect {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout + result.stderr
 
-    def start_worker(self, pool: str, extra_env: dict[str, str]) -> None:
-        """A worker with this test's settings; an earlier test's worker is stopped first, or it could
-        pick up this test's runs with its own (by now dropped) database."""
-        for process in self.workers:
-            _stop(process)
-        log = (self.home / "worker.log").open("wb")
+    def start_worker(
+        self, pool: str, extra_env: dict[str, str], *, queue: str | None = None, keep_others: bool = False
+    ) -> None:
+        """A worker with this test's settings; an earlier test's worker is stopped first (unless
+        `keep_others`), or it could pick up this test's runs with its own (by now dropped) database.
+        `queue` limits it to one work queue of the pool (its log: worker-<queue>.log)."""
+        if not keep_others:
+            self.stop_workers()
+        log = (self.home / (f"worker-{queue}.log" if queue else "worker.log")).open("wb")
+        only = ["--work-queue", queue] if queue else []
         self.workers.append(
             subprocess.Popen(
-                [PREFECT, "worker", "start", "--pool", pool, "--type", "process"],
+                [PREFECT, "worker", "start", "--pool", pool, "--type", "process", *only],
                 cwd=ROOT,
                 env=self.env | extra_env,
                 stdout=log,
@@ -83,6 +87,11 @@ class PrefectStack:
             f"flow run {flow_run_id} did not finish in {timeout}s; worker log:\n{worker_log}"
         )
 
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            _stop(process)
+        self.workers.clear()
+
     def stop(self) -> None:
         for process in [*reversed(self.workers), *reversed(self.processes)]:
             _stop(process)
@@ -112,7 +121,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def prefect_stack(home: Path) -> Iterator[PrefectStack]:
+def prefect_stack(home: Path, server_env: dict[str, str] | None = None) -> Iterator[PrefectStack]:
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
@@ -135,7 +144,7 @@ def prefect_stack(home: Path) -> Iterator[PrefectStack]:
         subprocess.Popen(
             [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             cwd=home,
-            env=env,
+            env=env | (server_env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -128,3 +128,48 @@ async def test_without_alert_email_to_a_database_down_alert_says_why_it_was_not_
     finally:
         await engine.dispose()
     assert "database unreachable" in result and "ALERT_EMAIL_TO is not set" in result
+
+
+async def test_alert_flow_decision_skips_dry_runs_and_completed_runs_and_alerts_a_missed_run_once(
+    settings: Settings, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from crm_core.notify.alerts import AlertKind, WatchedRun, alert_for_run
+
+    port, handler = smtp_server
+    smtp = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_security": "none",
+            "alert_email_to": "ops@example.com",
+        }
+    )
+    due = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    late = WatchedRun("fr-1", "dashboard-daily", "SCHEDULED", "Late", "", due, dry_run=False)
+    engine = make_engine(settings.db_url)
+    try:
+        now = due + timedelta(hours=3, minutes=5)
+        dry = WatchedRun("fr-0", "dashboard-daily", "FAILED", "Failed", "boom", due, dry_run=True)
+        assert "dry run" in await alert_for_run(engine, smtp, dry, AlertKind.FAILED, now)
+        done = WatchedRun("fr-2", "dashboard-daily", "COMPLETED", "Completed", "", due, dry_run=False)
+        assert "completed meanwhile" in await alert_for_run(engine, smtp, done, AlertKind.MISSED, now)
+        other = WatchedRun("fr-3", "someone-elses-flow", "FAILED", "Failed", "", due, dry_run=False)
+        assert "not a pipeline" in await alert_for_run(engine, smtp, other, AlertKind.FAILED, now)
+        assert handler.messages == []
+
+        assert (await alert_for_run(engine, smtp, late, AlertKind.MISSED, now)).startswith("alert sent")
+        assert "already delivered" in await alert_for_run(engine, smtp, late, AlertKind.MISSED, now)
+        assert len(handler.messages) == 1
+        message = handler.messages[0]["message"]
+        assert message["Subject"] == "[TSV Pipeline ALERT] dashboard_daily run not completed"  # type: ignore[index]
+        body = message.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
+        assert "2026-11-30 02:00 UTC" in body and "3 h 05 min later" in body and "state is Late" in body
+
+        # The same run failing afterwards still gets its failure alert (the missed one has its own key).
+        failed = WatchedRun("fr-1", "dashboard-daily", "FAILED", "Failed", "hung", due, dry_run=False)
+        assert (await alert_for_run(engine, smtp, failed, AlertKind.FAILED, now)).startswith("alert sent")
+        assert len(handler.messages) == 2
+    finally:
+        await engine.dispose()
