@@ -267,3 +267,22 @@ class EventLogger:
         self.event(
             phase, status, message, duration_ms=(time.perf_counter() - started) * 1000, **fields, **extra
         )
+
+
+def rotate_log(path: Path, max_bytes: int, keep: int, *, dry_run: bool = False) -> list[Path] | None:
+    """Rotate the event log once it reaches `max_bytes`: `events.ndjson` becomes `events.ndjson.1`, the
+    older generations shift up and the one past `keep` goes. Returns None when no rotation was due, else
+    the generation deleted (or, dry run, that would be). A writer opens the file per event, so the next
+    event starts a fresh file."""
+    if not path.is_file() or path.stat().st_size < max_bytes:
+        return None
+    generations = [path.with_name(f"{path.name}.{n}") for n in range(1, keep + 1)]
+    dropped = [generations[-1]] if generations[-1].exists() else []
+    if dry_run:
+        return dropped
+    generations[-1].unlink(missing_ok=True)
+    for n in range(keep - 1, 0, -1):
+        if generations[n - 1].exists():
+            generations[n - 1].replace(generations[n])
+    path.replace(generations[0])
+    return dropped

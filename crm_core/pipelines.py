@@ -12,6 +12,7 @@ a report layout and a flow (see docs/architecture.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from enum import StrEnum
 
 from crm_core.periods import PeriodKind
@@ -62,7 +63,15 @@ class Pipeline:
     document_type: str
     store_profile: EmailProfile
     summary_layout: SummaryLayout
+    # When the schedule runs it (business time zone): every day, on Mondays, on the 1st. prefect.yaml's
+    # cron says the same (tests/test_pipelines.py); `crm status` reads it to know which run is due.
+    due_at: time
     summary_profile: EmailProfile = RUN_SUMMARY
+
+    @property
+    def cron(self) -> str:
+        day_fields = {"day": "* * *", "week": "* * 1", "month": "1 * *"}[self.period]
+        return f"{self.due_at.minute} {self.due_at.hour} {day_fields}"
 
     @property
     def title(self) -> str:
@@ -95,6 +104,7 @@ DAILY = Pipeline(
         "store_daily_reports", ProfileScope.STORE, "per_store_pdf", "Daily store performance PDFs per store"
     ),
     summary_layout=SummaryLayout.DAILY,
+    due_at=time(7, 30),
 )
 WEEKLY = Pipeline(
     code="dashboard_weekly",
@@ -107,6 +117,7 @@ WEEKLY = Pipeline(
         "store_weekly_reports", ProfileScope.STORE, "per_store_pdf", "Weekly store performance PDFs per store"
     ),
     summary_layout=SummaryLayout.PERIOD,
+    due_at=time(8, 0),
     summary_profile=PERIOD_RUN_SUMMARY,
 )
 MONTHLY = Pipeline(
@@ -123,6 +134,7 @@ MONTHLY = Pipeline(
         "Monthly store performance PDFs per store",
     ),
     summary_layout=SummaryLayout.PERIOD,
+    due_at=time(8, 30),
     summary_profile=PERIOD_RUN_SUMMARY,
 )
 

@@ -109,6 +109,33 @@ class Settings(BaseSettings):
     crm_smtp_block: str | None = None
     crm_portal_block: str | None = None
 
+    # Retention (`crm housekeeping`): what is older than this many days goes.
+    retention_pdf_days: int = Field(
+        default=400, ge=1, description="days a report PDF is kept (its documents row is marked deleted)"
+    )
+    retention_outbox_days: int = Field(default=90, ge=1, description="days an outbox .eml is kept")
+    retention_artifacts_days: int = Field(
+        default=90, ge=1, description="days the screenshot and HTML of a failed portal login are kept"
+    )
+    retention_downloads_days: int = Field(
+        default=90, ge=1, description="days export files kept after a failed audit are kept"
+    )
+    retention_summaries_days: int = Field(
+        default=400,
+        ge=1,
+        description="days a run summary is kept (a produced week's or month's latest one always stays)",
+    )
+    retention_email_log_days: int = Field(default=400, ge=1, description="days an email_sends row is kept")
+    json_log_max_mb: int = Field(
+        default=50, ge=1, description="JSON_LOG_FILE is rotated by housekeeping once it is this large"
+    )
+    json_log_keep: int = Field(default=8, ge=1, description="rotated JSON_LOG_FILE generations kept")
+    status_grace_minutes: int = Field(
+        default=180,
+        ge=0,
+        description="how long after its scheduled time a run may take before `crm status` calls it missing",
+    )
+
     @field_validator("crm_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

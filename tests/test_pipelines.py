@@ -81,6 +81,9 @@ def test_prefect_yaml_deploys_flows_named_as_the_registry_says() -> None:
             assert flow.name == support[deployment["name"]]
             continue
         assert flow.name in flow_names, deployment["entrypoint"]
+        # `crm status` knows when each run is due from the registry: the schedule must agree.
+        registered = next(p for p in PIPELINES.values() if p.flow_name == flow.name)
+        assert [s["cron"] for s in deployment["schedules"]] == [registered.cron]
         # The hooks alert for the pipeline the flow runs.
         pipeline = next(p for p in PIPELINES.values() if p.flow_name == flow.name)
         assert [hook.__name__ for hook in flow.on_failure_hooks] == [f"alert_{pipeline.code}"]

@@ -12,7 +12,20 @@ import sys
 import typer
 from rich.markup import escape
 
-from crm_core.cli import blocks, db, demo, ingest, notifications, portal, recipients, run, sandbox, stores
+from crm_core.cli import (
+    blocks,
+    db,
+    demo,
+    housekeeping,
+    ingest,
+    notifications,
+    portal,
+    recipients,
+    run,
+    sandbox,
+    status,
+    stores,
+)
 from crm_core.cli.support import console
 
 app = typer.Typer(
@@ -33,6 +46,8 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(run.app, name="run")
 app.command("demo")(demo.demo)
 app.command("ingest")(ingest.ingest)
+app.command("status")(status.status)
+app.command("housekeeping")(housekeeping.housekeeping)
 
 
 def main() -> None:

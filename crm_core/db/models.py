@@ -194,6 +194,8 @@ class Document(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=NOW)
     created_by: Mapped[str | None] = mapped_column(String(64))
+    # Set by `crm housekeeping` when retention deleted the file: the row stays, and says so.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 # --- notifications -----------------------------------------------------------------------------------

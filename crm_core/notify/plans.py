@@ -129,6 +129,7 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
                     Document.status == "ok",
                     Document.storage_backend == "fs",
                     Document.file_path.is_not(None),
+                    Document.deleted_at.is_(None),
                 )
             )
         )
