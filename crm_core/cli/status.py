@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from crm_core.cli.support import out, run_async, settings_or_exit
 
@@ -32,18 +31,18 @@ def status(as_json: AsJson = False) -> None:
     if as_json:
         print(json.dumps({"healthy": healthy, "pipelines": [h.as_json() for h in health]}))
     else:
-        table = Table("pipeline", "last run", "status", "date", "duration", "failed stores", "expected run")
+        # One line per pipeline, so a monitoring system can grep it and a narrow terminal keeps it whole.
         for item in health:
             last = item.last
-            table.add_row(
-                item.pipeline.code,
-                last.started_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if last else "-",
-                last.status if last else "-",
-                str(last.report_date or "-") if last else "-",
-                last.duration if last else "-",
-                escape(", ".join(last.failed_stores)) if last and last.failed_stores else "-",
-                escape(item.verdict),
-            )
-        out.print(table)
+            if last is None:
+                ran = "no run yet"
+            else:
+                when = last.started_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+                failed = ", ".join(last.failed_stores) or "none"
+                ran = (
+                    f"last run {when} {last.status} (report date {last.report_date or '-'}, "
+                    f"took {last.duration}, failed stores: {failed})"
+                )
+            out.print(escape(f"{item.pipeline.code}: {item.verdict}; {ran}"), highlight=False)
     if not healthy:
         raise typer.Exit(1)
