@@ -62,12 +62,16 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         env_ignore_empty=True,
+        # A field's docstring is its description (docs/configuration.md is generated from them).
+        use_attribute_docstrings=True,
     )
 
     crm_home: Path = Field(default=Path("./var"), description="root of downloads, reports, outbox, logs")
     database_url: SecretStr | None = Field(default=None, description="SQLAlchemy async URL")
     crm_run_env: RunEnv = RunEnv.DEV
+    """dev, prod or local: selects notification profiles and recipients; prod refuses placeholders."""
     crm_timezone: str = "Asia/Kolkata"
+    """business time zone of report dates, periods and schedules."""
     crm_today: date | None = Field(
         default=None,
         description="the business date taken as today (default: the clock in CRM_TIMEZONE); for a portal "
@@ -77,37 +81,63 @@ class Settings(BaseSettings):
         default=None, description="first day weekly/monthly catch-up covers (default: first dashboard data)"
     )
     ingest_batch_size: int = Field(default=3000, ge=1, le=100_000)
+    """rows validated and upserted per batch."""
     json_log_file: Path | None = None
+    """also append every NDJSON event to this file (rotated by housekeeping)."""
     reports_dir: Path | None = None
+    """where the PDFs go (default: $CRM_HOME/reports)."""
     downloads_dir: Path | None = None
+    """where portal exports land (default: $CRM_HOME/downloads)."""
 
     portal_base_url: str | None = None
+    """portal origin, e.g. https://portal.example.com."""
     portal_tms_url: str | None = None
+    """TMS origin the portal hands over to for the export pages."""
     portal_username: str | None = None
+    """the one portal login."""
     portal_password: SecretStr | None = None
+    """its password (secret; or CRM_PORTAL_BLOCK)."""
     portal_headless: bool = True
+    """run Chromium without a window (false for `crm portal login --headed` debugging)."""
     portal_concurrency: int = Field(default=2, ge=1, le=16)
+    """stores downloaded at the same time."""
     portal_nav_timeout_ms: int = Field(default=90_000, ge=1_000)
+    """page navigation timeout."""
     portal_login_path: str = "/home/login"
+    """login page path on the portal."""
     portal_home_path: str = "/home"
+    """page that proves a session is logged in."""
     portal_dashboard_path: str = "/mis/partner_dashboard?store_code={store_code}"
+    """dashboard page of one store."""
     portal_storage_state: Path | None = None
+    """saved portal session (default: $CRM_HOME/browser/storage_state.json, mode 0600)."""
     chromium_path: Path | None = None
+    """Chromium/Chrome binary (default: the first on PATH, else Playwright's own)."""
 
     smtp_host: str | None = None
+    """SMTP server; unset: emails are written to $CRM_HOME/outbox/*.eml."""
     smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP port."""
     smtp_username: str | None = None
+    """SMTP login (none: no authentication)."""
     smtp_password: SecretStr | None = None
+    """SMTP password (secret; or CRM_SMTP_BLOCK)."""
     smtp_security: SmtpSecurity = "starttls"
+    """starttls, ssl or none."""
     smtp_from: str = "TSV Reports <reports@localhost>"
+    """From header of every email."""
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    """seconds to wait for the SMTP server."""
     alert_email_to: str | None = Field(
         default=None, description="comma-separated fallback recipients of failure alerts"
     )
 
     crm_db_block: str | None = None
+    """Prefect block supplying DATABASE_URL inside flow runs."""
     crm_smtp_block: str | None = None
+    """Prefect block supplying the SMTP settings inside flow runs."""
     crm_portal_block: str | None = None
+    """Prefect block supplying the portal login inside flow runs."""
 
     # Retention (`crm housekeeping`): what is older than this many days goes.
     retention_pdf_days: int = Field(
