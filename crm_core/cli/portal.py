@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,7 +30,8 @@ def login(
         bool, typer.Option("--headed/--headless", help="show the browser (needed for an OTP)")
     ] = False,
 ) -> None:
-    """Log in once (complete an OTP in the visible browser) and save the session for unattended runs."""
+    """Log in once and save the session for unattended runs; the portal's one-time code is typed in the
+    terminal (or, --headed, completed in the browser window)."""
     from crm_core.json_logger import EventLogger
     from crm_core.portal.session import interactive_login, require_chromium
 
@@ -40,9 +42,12 @@ def login(
     async def ask(prompt: str) -> str:
         return await asyncio.to_thread(input, prompt)
 
-    ok = run_async(interactive_login(settings, logger, headed=headed, ask=ask if headed else None))
+    # A terminal can answer: the browser window (headed) or the one-time code itself (headless, as in
+    # the container: `docker compose run --rm -it worker crm portal login`).
+    terminal = headed or sys.stdin.isatty()
+    ok = run_async(interactive_login(settings, logger, headed=headed, ask=ask if terminal else None))
     if not ok:
-        fail("portal login not completed (see the messages above; try --headed for an OTP)", code=1)
+        fail("portal login not completed (see the messages above; run it in a terminal for the OTP)", code=1)
     out.print(f"portal session saved to {settings.storage_state_path} (mode 0600)")
 
 

@@ -367,7 +367,8 @@ async def interactive_login(
     headed: bool = True,
     ask: Callable[[str], Awaitable[str]] | None = None,
 ) -> bool:
-    """OTP bootstrap: log in in a visible browser and save the storage state."""
+    """OTP bootstrap: log in and save the storage state. Headed, the operator completes the login in the
+    browser window; headless with `ask` (a terminal), the one-time code is asked for and typed in."""
     config = PortalConfig.from_settings(settings)
     async with open_browser(config, headless=not headed) as browser:
         context = await browser.new_context(storage_state=load_storage_state(config.storage_state, logger))  # type: ignore[arg-type]
@@ -384,10 +385,18 @@ async def interactive_login(
             try:
                 await page.wait_for_url(lambda url: config.is_home(url), timeout=60_000)
             except PlaywrightTimeoutError:
-                if ask is None:
+                otp = page.locator("input[name='otp']")
+                if not headed and ask is not None and await otp.count():
+                    # No window on a server (the container): the one-time code is typed in the terminal.
+                    await otp.first.fill((await ask("One-time code sent by the portal: ")).strip())
+                    await page.locator("button[type='submit']").first.click()
+                    with contextlib.suppress(PlaywrightTimeoutError):
+                        await page.wait_for_url(lambda url: config.is_home(url), timeout=60_000)
+                elif ask is None:
                     logger.event(PHASE, "error", "login did not reach home (OTP needed? run with --headed)")
                     return False
-                await ask("Complete the login (OTP) in the browser window, then press Enter here: ")
+                else:
+                    await ask("Complete the login (OTP) in the browser window, then press Enter here: ")
         ok = config.is_home(page.url) and not looks_like_login(await page.content())
         if ok:
             await save_storage_state(context, config.storage_state)

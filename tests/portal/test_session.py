@@ -98,3 +98,34 @@ def test_a_saved_session_is_tightened_and_a_broken_one_ignored(tmp_path: Path) -
     path.write_text("{not json")
     assert load_storage_state(path, logger) is None
     assert events(logger) == ["warn: storage state unreadable; logging in afresh"]
+
+
+@e2e
+async def test_headless_login_takes_the_one_time_code_from_the_terminal(
+    sim: SandboxServer, tmp_path: Path
+) -> None:
+    """On a server (the container) there is no window: the portal's OTP page is answered in the terminal."""
+    from crm_core.portal.sandbox.app import DEMO_OTP
+
+    sim.state.faults.add("otp")
+    settings = make_settings(sim, tmp_path)
+    logger = EventLogger("bootstrap", "portal_login", stream=None, events=[])
+    prompts: list[str] = []
+
+    async def terminal(prompt: str) -> str:
+        prompts.append(prompt)
+        return f" {DEMO_OTP}\n"
+
+    assert await interactive_login(settings, logger, headed=False, ask=terminal)
+    assert prompts == ["One-time code sent by the portal: "]
+    assert settings.storage_state_path.stat().st_mode & 0o777 == 0o600
+
+    # A wrong code: no session saved, and the command says so.
+    settings.storage_state_path.unlink()
+    sim.state.faults.add("otp")
+
+    async def wrong(prompt: str) -> str:
+        return "000000"
+
+    assert not await interactive_login(settings, logger, headed=False, ask=wrong)
+    assert not settings.storage_state_path.exists()
