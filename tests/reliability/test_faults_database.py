@@ -1,16 +1,30 @@
 """The database failing under a real daily run: its connection terminated in the middle of a bucket's
-transaction (`pg_terminate_backend` on the shared server, in the run's own test database)."""
+transaction (`pg_terminate_backend` on the shared server, in the run's own test database), and the whole
+server stopped and started again mid-run (a private cluster)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crm_core.db.engine import make_engine, session_factory
+from crm_core.demo import seed_demo
+from tests.conftest import free_port, migrated_engine
 from tests.flows.test_daily_flow import messages, run_daily, table_rows
 from tests.ingest.pg_faults import row_locked, terminate_lock_waiter
 from tests.reliability.conftest import BUCKETS, stored_rows
@@ -68,3 +82,133 @@ async def test_connection_terminated_mid_bucket_is_rolled_back_and_retried_withi
     # A rerun of the day changes nothing.
     state, again = await run_daily()
     assert again["status"] == "ok" and await stored_rows(db) == before
+
+
+# PostgreSQL stopped and started again in the middle of a run: on a private cluster of this test's own,
+# never the shared server other tests use.
+PG_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+
+
+def _as_postgres(*command: str) -> list[str]:
+    # The server refuses to run as root; as another user it runs as that user.
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+
+
+@dataclass
+class PrivateCluster:
+    pg_ctl: str
+    data: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/crm"
+
+    def ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        command = [self.pg_ctl, "-D", str(self.data), "-l", str(self.data / "server.log"), "-o", options]
+        done = subprocess.run(
+            _as_postgres(*command, "-w", *args), capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    async def actl(self, *args: str) -> None:
+        await asyncio.to_thread(self.ctl, *args)
+
+
+async def until(condition: Callable[[], bool], limit_s: float = 120.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("the run never got there")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivateCluster]:
+    """A throwaway PostgreSQL cluster on a free port, with a migrated database `crm`."""
+    if not PG_BINARIES:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed under /usr/lib/postgresql")
+    pg_ctl = str(PG_BINARIES[-1])
+    # Not under tmp_path: the server's user must be able to reach its data directory.
+    data = Path(tempfile.mkdtemp(prefix="crm-pg-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+        initdb = str(Path(pg_ctl).with_name("initdb"))
+        done = subprocess.run(
+            _as_postgres(initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        cluster = PrivateCluster(pg_ctl, data, free_port())
+        cluster.ctl("start")
+        try:
+            asyncio.run(_create_database(cluster))
+            yield cluster
+        finally:
+            subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop"), check=False)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+async def _create_database(cluster: PrivateCluster) -> None:
+    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres")
+    try:
+        await admin.execute("CREATE DATABASE crm")
+    finally:
+        await admin.close()
+    engine = await migrated_engine(cluster.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await seed_demo(session)
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_stopped_for_a_moment_during_a_run_the_run_waits_and_completes(
+    private_pg: PrivateCluster, env: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[int, Any]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", private_pg.url)
+    downloads = env / "downloads"
+
+    def exports() -> int:
+        return len(list(downloads.glob("A*.csv"))) if downloads.exists() else 0
+
+    async def outage() -> None:
+        # Down while the browser downloads (every pooled connection is closed), still down when the run
+        # first needs the database after the download, up again a moment later.
+        await until(lambda: exports() > 0)
+        await private_pg.actl("-m", "fast", "stop")
+        await until(lambda: exports() == 9)
+        await asyncio.sleep(2)
+        await private_pg.actl("start")
+
+    stopping = asyncio.ensure_future(outage())
+    state, result = await run_daily()
+    await stopping
+
+    assert state.is_completed() and result["status"] == "ok", result["summary_text"]
+    metrics = result["metrics"]
+    assert sorted(metrics["download"]["figures_stored"]) == ["A526", "A668", "A817"]
+    engine = make_engine(private_pg.url)
+    try:
+        for bucket in BUCKETS:
+            counts = metrics["buckets"][bucket]["counts"]
+            assert counts["inserted"] == counts["merged_rows"] == len(await table_rows(engine, bucket)) > 0
+        async with engine.connect() as conn:
+            figures = await conn.execute(text("SELECT count(*) FROM store_dashboard_summary"))
+            assert figures.scalar_one() == 3
+    finally:
+        await engine.dispose()
+    assert metrics["pdf"]["generated"] == 2 and len(messages(smtp_server)) == 3
+    # The outage was met: the step that needed the database then was tried again.
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    retried = sorted(r.name for r in runs if r.run_count > 1)
+    assert [n.rsplit("-", 1)[0] for n in retried] == ["store-dashboard-figures"], retried
