@@ -27,7 +27,7 @@ from crm_core.demo import seed_demo
 from tests.conftest import free_port, migrated_engine
 from tests.flows.test_daily_flow import messages, run_daily, table_rows
 from tests.ingest.pg_faults import row_locked, terminate_lock_waiter
-from tests.reliability.conftest import BUCKETS, stored_rows
+from tests.reliability.conftest import BUCKETS, DAY, stored_rows
 
 pytestmark = [
     pytest.mark.e2e,
@@ -212,3 +212,63 @@ async def test_postgres_stopped_for_a_moment_during_a_run_the_run_waits_and_comp
         )
     retried = sorted(r.name for r in runs if r.run_count > 1)
     assert [n.rsplit("-", 1)[0] for n in retried] == ["store-dashboard-figures"], retried
+
+
+async def test_postgres_stopped_while_reports_are_rendered_each_store_is_rendered_and_recorded_once(
+    private_pg: PrivateCluster, env: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: tuple[int, Any]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", private_pg.url)
+    reports = env / "reports"
+
+    async def outage() -> None:
+        # Down as soon as the first store's PDF is on disk: its `documents` row or the next store's data
+        # needs the database then.
+        await until(lambda: reports.exists() and any(reports.rglob("*.pdf")))
+        await private_pg.actl("-m", "fast", "stop")
+        await asyncio.sleep(2)
+        await private_pg.actl("start")
+
+    stopping = asyncio.ensure_future(outage())
+    state, result = await run_daily()
+    await stopping
+
+    assert state.is_completed() and result["status"] == "ok", result["summary_text"]
+    assert result["metrics"]["pdf"]["generated"] == 2
+    engine = make_engine(private_pg.url)
+    try:
+        async with engine.connect() as conn:
+            documents = await conn.execute(
+                text("SELECT reference_id_3, status, file_path FROM documents ORDER BY reference_id_3")
+            )
+            rows = documents.all()
+    finally:
+        await engine.dispose()
+    # One row per store, each pointing at its PDF; no PDF on disk without its row.
+    assert [(store, status) for store, status, _path in rows] == [("A668", "ok"), ("A817", "ok")]
+    on_disk = sorted(await asyncio.to_thread(lambda: [str(p) for p in reports.rglob("*.pdf")]))
+    assert on_disk == sorted(path for _store, _status, path in rows)
+    attachments = sorted(p.get_filename() for m in messages(smtp_server) for p in m.iter_attachments())
+    assert attachments == ["A668_2025-11-19.pdf", "A817_2025-11-19.pdf"]
+
+
+async def test_a_database_that_stays_down_fails_each_store_report_after_one_round_of_pauses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_core import settings as settings_module
+    from crm_core.json_logger import EventLogger
+    from crm_core.reports import documents
+    from crm_core.reports.daily.render import render_store_reports
+
+    monkeypatch.setattr(documents, "TRANSIENT_PAUSES_S", (0.0, 0.0))  # the waits themselves prove nothing
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/crm"  # nobody listens there
+    settings = settings_module.Settings(_env_file=None, crm_home=tmp_path, database_url=url)  # type: ignore[call-arg]
+    logger = EventLogger("run-down", "dashboard_daily", stream=None, events=[])
+    engine = make_engine(url)
+    try:
+        result = await render_store_reports(engine, settings, ["A668", "A817"], DAY, "run-down", logger)
+    finally:
+        await engine.dispose()
+    assert [(o.store_code, o.status) for o in result.outcomes] == [("A668", "error"), ("A817", "error")]
+    assert all(o.message.startswith("store report failed: ") for o in result.outcomes)
+    retried = [e["store_code"] for e in logger.events if "store report retried" in e["message"]]
+    assert retried == ["A668", "A668"]  # the pauses are spent once, not once per store
