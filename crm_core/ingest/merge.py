@@ -136,8 +136,11 @@ def merge_bucket(
         out_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(merged, merged_path)
     except OSError as exc:
+        # The cause ("No space left on device", "Permission denied") is what the operator acts on; strerror
+        # leaves out the path, and polars' own OSError has only its message.
+        cause = redact_text(exc.strerror or str(exc) or type(exc).__name__)
         raise MergeError(
-            f"{spec.bucket}: merged file {merged_path.name} could not be written ({type(exc).__name__})"
+            f"{spec.bucket}: merged file {merged_path.name} could not be written ({cause})"
         ) from exc
 
     result = MergeResult(

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crm_core.db.engine import session_factory
 from crm_core.db.models import Document
+from crm_core.errors import is_transient
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.periods import Period, PeriodKind
 from crm_core.status import Status
@@ -187,6 +188,11 @@ class ReportKind(Generic[P, C]):
     phase: str = PHASE
 
 
+# Pauses before a store's report is tried again after a database connection failure (a restart, a
+# failover): enough for a server that is back within seconds; Prefect's task retries cover longer outages.
+TRANSIENT_PAUSES_S = (1.0, 5.0, 15.0)
+
+
 async def render_reports(
     db: async_sessionmaker[AsyncSession] | AsyncEngine,
     kind: ReportKind[P, C],
@@ -202,13 +208,29 @@ async def render_reports(
     state is not meant to be shared by concurrent documents."""
     sessions = session_factory(db) if isinstance(db, AsyncEngine) else db
     outcomes = []
+    # Shared by all stores, so a database that stays down costs these pauses once, not once per store.
+    pauses = iter(TRANSIENT_PAUSES_S)
     for raw_code in store_codes:
         code = raw_code.strip().upper()
-        try:
-            outcome = await _render_one(sessions, kind, code, period, doc_date, run_id, logger)
-        except Exception as exc:  # a store must never stop the others, whatever went wrong
-            logger.event(kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc)
-            outcome = ReportOutcome(code, "error", message=f"store report failed: {describe_exception(exc)}")
+        while True:
+            try:
+                outcome = await _render_one(sessions, kind, code, period, doc_date, run_id, logger)
+            except Exception as exc:  # a store must never stop the others, whatever went wrong
+                if is_transient(exc) and (pause := next(pauses, None)) is not None:
+                    # The failed attempt recorded nothing (its transaction rolled back): render it again.
+                    logger.event(
+                        kind.phase, "info", f"database unavailable; store report retried in {pause:g} s",
+                        store_code=code, date=doc_date, exc=exc,
+                    )  # fmt: skip
+                    await asyncio.sleep(pause)
+                    continue
+                logger.event(
+                    kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc
+                )
+                outcome = ReportOutcome(
+                    code, "error", message=f"store report failed: {describe_exception(exc)}"
+                )
+            break
         outcomes.append(outcome)
     return ReportsResult(tuple(outcomes))
 
@@ -227,6 +249,8 @@ async def _render_one(
         async with sessions() as session:
             context = await kind.load(session, code, period)
     except Exception as exc:
+        if is_transient(exc):
+            raise  # the database went away: `render_reports` tries the store again
         # Nothing was rendered, so there is no document to record: only the error.
         logger.event(
             kind.phase, "error", "report data could not be loaded", store_code=code, date=doc_date, exc=exc
