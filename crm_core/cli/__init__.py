@@ -10,10 +10,9 @@ import os
 import sys
 
 import typer
-from rich.markup import escape
 
 from crm_core.cli import blocks, db, demo, ingest, notifications, portal, recipients, run, sandbox, stores
-from crm_core.cli.support import console
+from crm_core.cli.support import console, shown
 
 app = typer.Typer(
     name="crm",
@@ -47,7 +46,7 @@ def main() -> None:
             raise
         from crm_core.json_logger import describe_exception
 
-        console.print(f"[bold red]error:[/] {escape(describe_exception(exc))}", highlight=False)
+        console.print(f"[bold red]error:[/] {shown(describe_exception(exc))}", highlight=False)
         sys.exit(1)
 
 
