@@ -63,7 +63,14 @@ def check_recipients(message: Message, plan: EmailPlan) -> None:
     def same(found: list[str], stored: list[str]) -> bool:
         return sorted(a.strip().lower() for a in found) == sorted(a.strip().lower() for a in stored)
 
-    built = message_from_string(message.as_string())
+    try:
+        built = message_from_string(message.as_string())
+    except Exception as exc:  # `emails` refuses a header with a line break; its message quotes the header
+        raise DeliveryError(
+            f"not sent: the message could not be built ({type(exc).__name__}: a recipient name or address "
+            "with a line break?); fix it with crm recipients",
+            transient=False,
+        ) from None
     headers = {
         header: [address for _, address in getaddresses(built.get_all(header, []))] for header in ("To", "Cc")
     }
