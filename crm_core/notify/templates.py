@@ -23,7 +23,9 @@ from typing import IO, Any
 from crm_core.notify import render_worker
 
 RENDER_TIMEOUT_S = 5.0  # per template part; real templates render in milliseconds
-RENDER_MEMORY_BYTES = 512 * 1024 * 1024  # the worker's whole address space (Python itself takes ~30 MB)
+# The worker's whole address space (Python and jinja2 take ~30 MB). Small enough that `'x' * 300000000` or
+# a 1e9 format width is refused at allocation, before any memory is filled (which takes seconds).
+RENDER_MEMORY_BYTES = 256 * 1024 * 1024
 WORKER_CPU_S = 120  # a backstop should the parent die while a render spins
 WORKER_START_TIMEOUT_S = 60.0  # starting the interpreter on a busy machine
 _WORKER = Path(render_worker.__file__)
