@@ -86,7 +86,7 @@ def _unique(recipients: list[_Recipient], exclude: set[str] | None = None) -> li
     seen = set(exclude or ())
     result = []
     for recipient in recipients:
-        key = recipient.address.lower()
+        key = recipient.email.lower()  # one copy per address, whatever names it was stored with
         if key not in seen:
             seen.add(key)
             result.append(recipient)
@@ -97,10 +97,10 @@ def _split(
     recipients: list[_Recipient], promote_cc: bool
 ) -> tuple[list[_Recipient], list[_Recipient], list[_Recipient]]:
     to = _unique([r for r in recipients if r.send_as == "to"])
-    cc = _unique([r for r in recipients if r.send_as == "cc"], {r.address.lower() for r in to})
+    cc = _unique([r for r in recipients if r.send_as == "cc"], {r.email.lower() for r in to})
     if promote_cc and not to:
         to, cc = cc, []
-    bcc = _unique([r for r in recipients if r.send_as == "bcc"], {r.address.lower() for r in to + cc})
+    bcc = _unique([r for r in recipients if r.send_as == "bcc"], {r.email.lower() for r in to + cc})
     return to, cc, bcc
 
 

@@ -87,3 +87,23 @@ async def test_a_row_written_past_the_checks_gets_its_email_stopped(
     async with session_factory(engine)() as session:
         failed = (await session.execute(select(EmailSend).where(EmailSend.status == "failed"))).scalar_one()
     assert failed.store_code == "A817" and failed.attempts == 1  # not retried: the data must change
+
+
+async def test_one_address_stored_twice_with_other_names_or_case_gets_one_copy(
+    seeded: tuple[AsyncEngine, Settings],
+    smtp_server,  # type: ignore[no-untyped-def]
+) -> None:
+    engine, settings = seeded
+    async with session_factory(engine)() as session, session.begin():
+        # ops@example.com is already a cc of every store; here also the "to" of A817, spelled otherwise.
+        await add_recipient(
+            session, "store_daily_reports", "OPS@Example.com", store_code="A817", display_name="Ops, A817"
+        )
+    port, handler = smtp_server
+    outcome = await send_notifications_for_run(
+        engine, smtp_settings(settings, port), "dashboard_daily", RUN, logger()
+    )
+    assert (outcome.delivered, outcome.failed) == (3, 0)
+    a817 = next(m for m in handler.messages if m["message"]["Subject"].startswith("A817"))
+    assert a817["message"]["To"] == '"Ops, A817" <OPS@Example.com>' and a817["message"]["Cc"] is None
+    assert sorted(a.lower() for a in a817["rcpt_tos"]) == ["audit@example.com", "ops@example.com"]
