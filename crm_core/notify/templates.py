@@ -48,12 +48,20 @@ class Rendered:
     error: str | None = None  # "ZeroDivisionError: division by zero", "took longer than 5 s", …
 
 
+def _site_dirs() -> list[str]:
+    """The folders jinja2 and markupsafe were imported from here, for the isolated worker."""
+    import jinja2
+    import markupsafe
+
+    return list(dict.fromkeys(str(Path(m.__file__ or "").parent.parent) for m in (jinja2, markupsafe)))
+
+
 class _Worker:
     """One render process; restarted after it had to be stopped."""
 
     def __init__(self, memory_bytes: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(_WORKER), str(memory_bytes), str(WORKER_CPU_S)],
+            [sys.executable, "-I", str(_WORKER), str(memory_bytes), str(WORKER_CPU_S), *_site_dirs()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -123,7 +131,13 @@ def render_all(
             if key in stopped:
                 results.append(Rendered(None, stopped[key]))
                 continue
-            worker = worker or _Worker(memory_bytes)
+            try:
+                worker = worker or _Worker(memory_bytes)
+            except OSError as exc:  # no renderer at all: every email of the batch gets the default
+                results += [Rendered(None, f"the template renderer could not start: {exc}")] * (
+                    len(jobs) - len(results)
+                )
+                break
             answer = worker.ask(job, timeout_s)
             if answer is None:
                 code = worker.proc.poll()

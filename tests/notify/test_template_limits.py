@@ -98,6 +98,13 @@ def test_a_batch_goes_on_after_a_stopped_render_and_does_not_retry_it() -> None:
         RenderJob(NESTED_LOOPS, {}),  # the same template again fails at once, not after another timeout
         RenderJob("<b>{{ name }}</b> after", {"name": "<A817>"}, html=True),
     ]
-    results = render_all(jobs, timeout_s=1.0)
+    results = render_all(jobs, timeout_s=2.0)
     assert [r.text for r in results] == ["A668 before", None, None, "<b>&lt;A817&gt;</b> after"]
-    assert results[1].error == results[2].error == "stopped after 1 s without finishing"
+    assert results[1].error == results[2].error == "stopped after 2 s without finishing"
+
+
+def test_without_a_renderer_every_job_fails_instead_of_the_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.executable", "/nonexistent/python3")
+    results = render_all([RenderJob("a", {}), RenderJob("b", {}, html=True)])
+    assert [r.text for r in results] == [None, None]
+    assert all(r.error and r.error.startswith("the template renderer could not start") for r in results)
