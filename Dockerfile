@@ -18,14 +18,15 @@ RUN apt-get update \
 RUN useradd --create-home --uid 1000 crm && mkdir -p /data && chown crm:crm /data
 
 WORKDIR /app
-COPY pyproject.toml README.md prefect.yaml ./
+COPY pyproject.toml README.md prefect.yaml requirements.lock ./
 COPY crm_core ./crm_core
 COPY tasks ./tasks
 COPY flows ./flows
 # A regular install: the package carries its migrations, so `crm db upgrade` runs from site-packages.
 # Only prefect.yaml and flows/ (the deployments' entrypoint for `prefect deploy`) stay in /app; the
-# flows import crm_core and tasks from the installed package.
-RUN pip install . && rm -rf build ./*.egg-info crm_core tasks
+# flows import crm_core and tasks from the installed package. requirements.lock holds the versions the
+# tests passed with.
+RUN PIP_CONSTRAINT=requirements.lock pip install . && rm -rf build ./*.egg-info crm_core tasks
 
 USER crm
 VOLUME ["/data"]

@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     def _valid_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
+        # `user:p@ss@db` parses as host `ss@db`, and the error would then show part of the password.
+        authority = value.get_secret_value().strip().partition("://")[2].split("/", 1)[0]
+        if authority.count("@") > 1:
+            raise ValueError(
+                "has more than one '@' before the host: percent-encode an '@' in the user name or "
+                "password as %40 (postgresql+asyncpg://user:pa%40ss@host:5432/db)"
+            )
         try:
             url = make_url(value.get_secret_value().strip())
         except ArgumentError:

@@ -22,7 +22,8 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
 fi
-echo "==> pip install -e '.[dev]'"
+echo "==> pip install -c requirements.lock -e '.[dev]'"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# The versions the test suite passed with (requirements.lock, written by scripts/lock-deps.sh).
+.venv/bin/python -m pip install -q -c requirements.lock -e '.[dev]'
 echo "==> ready: $(.venv/bin/crm --help >/dev/null && echo 'crm installed in .venv/bin')"

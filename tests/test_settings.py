@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from crm_core.json_logger import redact_text
 from crm_core.settings import ConfigError, RunEnv, Settings, load_settings
@@ -142,3 +143,20 @@ def test_an_empty_value_means_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert settings.downloads_path == (tmp_path / "var" / "downloads").resolve()
     assert settings.smtp_host in (None, "")
     assert settings.db_url.startswith("sqlite+aiosqlite:///")
+
+
+@pytest.mark.parametrize("userinfo", ["crm:Zq9x@Kv7w", "crm:Zq9x@Kv7w@Jp4t", "crm@Kv7w:Zq9x"])
+def test_an_unencoded_at_in_the_database_password_is_refused_without_echoing_it(userinfo: str) -> None:
+    """`crm:p@ss@db` would parse as host `ss@db` and show part of the password in every later error."""
+    with pytest.raises(ConfigError) as raised:
+        make(database_url=f"postgresql+asyncpg://{userinfo}@db:5432/crm")
+    message = str(raised.value)
+    assert message.startswith("invalid configuration: DATABASE_URL: has more than one '@' before the host")
+    assert "%40" in message
+    assert not any(part in message for part in ("Zq9x", "Kv7w", "Jp4t"))
+    # Percent-encoded, the same password is accepted and reaches the driver decoded.
+    settings = make(database_url="postgresql+asyncpg://crm:Zq9x%40Kv7w@db:5432/crm")
+    assert make_url(settings.db_url).password == "Zq9x@Kv7w"
+    assert make_url(settings.db_url).host == "db"
+    # An '@' in a SQLite file path is not user info.
+    assert make(database_url="sqlite+aiosqlite:////tmp/a@b/crm@1.db").dialect == "sqlite"

@@ -10,7 +10,6 @@ import os
 import sys
 
 import typer
-from rich.markup import escape
 
 from crm_core.cli import (
     blocks,
@@ -26,7 +25,7 @@ from crm_core.cli import (
     status,
     stores,
 )
-from crm_core.cli.support import console
+from crm_core.cli.support import console, shown
 
 app = typer.Typer(
     name="crm",
@@ -62,7 +61,7 @@ def main() -> None:
             raise
         from crm_core.json_logger import describe_exception
 
-        console.print(f"[bold red]error:[/] {escape(describe_exception(exc))}", highlight=False)
+        console.print(f"[bold red]error:[/] {shown(describe_exception(exc))}", highlight=False)
         sys.exit(1)
 
 

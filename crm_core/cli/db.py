@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from crm_core.cli.support import out, run_async, settings_or_exit
+from crm_core.cli.support import out, run_async, settings_or_exit, shown
 
 app = typer.Typer(help="Database schema: migrate and check.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def upgrade(revision: Annotated[str, typer.Option(help="target revision")] = "he
             return await migrate.current_revision(engine)
 
     current = run_async(_go())
-    out.print(f"database {settings.db_url_redacted} is at revision {current}")
+    out.print(shown(f"database {settings.db_url_redacted} is at revision {current}"), highlight=False)
 
 
 @app.command("check")
@@ -42,7 +42,7 @@ def check() -> None:
 
     findings = run_async(_go())
     for finding in findings:
-        out.print(f"[db-check] FAIL {finding}", markup=False, highlight=False)
+        out.print(shown(f"[db-check] FAIL {finding}"), highlight=False)
     if findings:
         out.print(f"[db-check] {len(findings)} finding(s)", markup=False)
         raise typer.Exit(1)

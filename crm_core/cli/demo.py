@@ -17,7 +17,7 @@ from crm_core.cli.run import (
     run_daily_flow,
     run_period_flow,
 )
-from crm_core.cli.support import ReportDate, console, out, parse_date, run_async, settings_or_exit
+from crm_core.cli.support import ReportDate, console, out, parse_date, run_async, settings_or_exit, shown
 
 
 def demo(date_: ReportDate = None) -> None:
@@ -35,9 +35,9 @@ def demo(date_: ReportDate = None) -> None:
     os.environ.setdefault("JSON_LOG_FILE", str(settings.home / "logs" / "events.ndjson"))
     Path(os.environ["JSON_LOG_FILE"]).parent.mkdir(parents=True, exist_ok=True)
     added = run_async(prepare_demo_database(settings, history_before=day))
-    out.print(f"database  {settings.db_url_redacted}")
+    out.print(shown(f"database  {settings.db_url_redacted}"), highlight=False)
     for line in added:
-        out.print(f"seeded    {line}")
+        out.print(shown(f"seeded    {line}"), highlight=False)
     with SandboxServer(SandboxConfig(dashboard_date=day)) as sim:
         out.print(f"simulator portal {sim.portal_origin}  TMS {sim.tms_origin}  (dashboard date {day})")
         # The demo always talks to its own simulator, whatever PORTAL_* says; the simulator's portal is
@@ -55,12 +55,12 @@ def demo(date_: ReportDate = None) -> None:
     pdfs = [record["file_path"] for record in result["metrics"]["pdf"]["records"]]
     out.print("\n[bold]Where to look[/]")
     for pdf in pdfs:
-        out.print(f"  PDF     {pdf}", highlight=False)
+        out.print(shown(f"  PDF     {pdf}"), highlight=False)
     email = result["metrics"]["email"]
     where = settings.outbox_path if email.get("transport") == "outbox" else f"SMTP {settings.smtp_host}"
-    out.print(f"  emails  {email.get('message', email.get('status'))} → {where}", highlight=False)
-    out.print(f"  events  {os.environ['JSON_LOG_FILE']}", highlight=False)
-    out.print(f"  data    {settings.db_url_redacted}", highlight=False)
+    out.print(shown(f"  emails  {email.get('message', email.get('status'))} → {where}"), highlight=False)
+    out.print(shown(f"  events  {os.environ['JSON_LOG_FILE']}"), highlight=False)
+    out.print(shown(f"  data    {settings.db_url_redacted}"), highlight=False)
     if result["status"] != "ok":
         console.print(f"demo run finished with status {result['status']}")
 
@@ -72,7 +72,7 @@ def demo(date_: ReportDate = None) -> None:
         for period in periods:
             period_result = run_period_flow(kind, period, 1, force=False, dry_run=False)
             for line in period_lines(kind, period_result):
-                out.print(f"  {line}", highlight=False)
+                out.print(shown(f"  {line}"), highlight=False)
             codes.append(period_exit_code(period_result))
     raise typer.Exit(max(codes))
 

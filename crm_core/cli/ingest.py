@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from crm_core.cli.support import ReportDate, fail, out, parse_date, run_async, settings_or_exit
+from crm_core.cli.support import ReportDate, fail, out, parse_date, run_async, settings_or_exit, shown
 from crm_core.exports import EXPORTS
 
 if TYPE_CHECKING:
@@ -53,22 +52,22 @@ def outcome_table(outcome: BucketOutcome, dry_run: bool) -> Table:
 def print_outcome(result: FilesOutcome, logger: EventLogger, dry_run: bool) -> None:
     outcome = result.bucket
     out.print(outcome_table(outcome, dry_run))
-    out.print(f"{outcome.verdict}: {escape(outcome.reason)}", highlight=False)
+    out.print(f"{outcome.verdict}: {shown(outcome.reason)}", highlight=False)
     if outcome.merge is not None:
         for store, rows in sorted(outcome.merge.download_rows_by_store.items()):
-            out.print(f"  store {store}: {rows} row(s) read", highlight=False)
+            out.print(shown(f"  store {store}: {rows} row(s) read"), highlight=False)
         for warning in outcome.merge.warnings:
-            out.print(f"  merge warning: {escape(warning)}", highlight=False)
+            out.print(f"  merge warning: {shown(warning)}", highlight=False)
     if outcome.ingest is not None and outcome.ingest.rejects_path is not None:
-        out.print(f"rejects: {escape(str(outcome.ingest.rejects_path))}", highlight=False)
+        out.print(f"rejects: {shown(outcome.ingest.rejects_path)}", highlight=False)
     if outcome.files_deleted:
         out.print(f"work files deleted: {len(outcome.files_deleted)}", highlight=False)
     if outcome.files_kept and not dry_run:
         out.print(
-            "files kept: " + escape(", ".join(Path(p).name for p in outcome.files_kept)), highlight=False
+            "files kept: " + shown(", ".join(Path(p).name for p in outcome.files_kept)), highlight=False
         )
     if result.work_dir is not None:
-        out.print(f"work folder kept: {escape(str(result.work_dir))}", highlight=False)
+        out.print(f"work folder kept: {shown(result.work_dir)}", highlight=False)
     if result.inputs_deleted:
         out.print(f"input files deleted (--delete-inputs): {len(result.inputs_deleted)}", highlight=False)
     if dry_run:
@@ -83,7 +82,7 @@ def print_outcome(result: FilesOutcome, logger: EventLogger, dry_run: bool) -> N
         if samples:
             out.print("plan: nothing written, nothing deleted; sample rows (personal fields masked):")
             for row in samples:
-                out.print("  " + escape(", ".join(f"{k}={v}" for k, v in row.items())), highlight=False)
+                out.print("  " + shown(", ".join(f"{k}={v}" for k, v in row.items())), highlight=False)
 
 
 def ingest(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crm_core.cli.support import out, run_async, settings_or_exit
+from crm_core.cli.support import out, run_async, settings_or_exit, shown
 
 if TYPE_CHECKING:
     from crm_core.runs.emails import CatchUp
@@ -31,7 +31,7 @@ def test(
 
     findings = run_async(_go())
     for finding in findings:
-        out.print(f"[notifications-test] {finding}", markup=False, highlight=False)
+        out.print(shown(f"[notifications-test] {finding}"), highlight=False)
     if findings:
         raise typer.Exit(1)
     out.print(
@@ -56,7 +56,7 @@ def send(
 
     catch_up = run_async(_go())
     if catch_up is None:
-        out.print(f"no run summary for run {run_id}", markup=False)
+        out.print(shown(f"no run summary for run {run_id}"), highlight=False)
         raise typer.Exit(1)
     if catch_up.summary_status is not None:
         out.print(f"run summary updated: status {catch_up.summary_status}", markup=False)

@@ -19,6 +19,7 @@ from crm_core.cli.support import (
     parse_stores,
     run_async,
     settings_or_exit,
+    shown,
 )
 
 app = typer.Typer(help="Vendor portal: first login (OTP) and ad-hoc downloads.", no_args_is_help=True)
@@ -80,12 +81,16 @@ def fetch(date_: ReportDate = None, stores: StoreList = None) -> None:
     for code, store in sorted(result.stores.items()):
         rows = [str(result.files[b][code][1]) if code in result.files[b] else "-" for b in buckets]
         figures = str(store.figures.found_metrics) if store.figures else "-"
-        table.add_row(code, store.status, figures, *rows, store.reason or "")
+        table.add_row(*(shown(v) for v in (code, store.status, figures, *rows, store.reason or "")))
     out.print(table)
     for event in logger.events or []:
         if event["status"] in ("warn", "warning", "error"):
             where = " ".join(str(v) for v in (event["store_code"], event["bucket"]) if v)
-            console.print(f"[yellow]{event['status']}[/] {event['message']} {f'({where})' if where else ''}")
+            console.print(
+                f"[yellow]{shown(event['status'])}[/] {shown(event['message'])} "
+                f"{shown(f'({where})') if where else ''}",
+                highlight=False,
+            )
     out.print(f"files in {settings.downloads_path}")
     if result.login_failed:
         fail(

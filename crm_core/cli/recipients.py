@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crm_core.cli.support import fail, out, run_async, settings_or_exit
+from crm_core.cli.support import fail, out, run_async, settings_or_exit, shown
 
 if TYPE_CHECKING:
     from crm_core.db.models import NotificationRecipient
@@ -49,7 +49,7 @@ def add(
             )
 
     for pipeline_code, profile_code in run_async(_go()):
-        out.print(f"recipient on {pipeline_code}/{profile_code}", highlight=False)
+        out.print(shown(f"recipient on {pipeline_code}/{profile_code}"), highlight=False)
 
 
 @app.command("list")
@@ -59,6 +59,7 @@ def list_() -> None:
 
     from crm_core.db.engine import session_scope
     from crm_core.db.stores import list_recipients
+    from crm_core.notify.plans import format_address
 
     settings = settings_or_exit()
 
@@ -78,16 +79,21 @@ def list_() -> None:
                 Column("env", no_wrap=True),
                 Column("address", no_wrap=True),
                 Column("active", no_wrap=True),
-                title=f"{pipeline_code} / {profile_code}",
+                title=shown(f"{pipeline_code} / {profile_code}"),
                 title_justify="left",
             )
             tables[pipeline_code, profile_code] = table
         table.add_row(
-            r.store_code or "(all)",
-            r.send_as,
-            r.env,
-            r.email_address,
-            "yes" if r.is_active else "no",
+            *(
+                shown(v)
+                for v in (
+                    r.store_code or "(all)",
+                    r.send_as,
+                    r.env,
+                    format_address(r.email_address, r.display_name),
+                    "yes" if r.is_active else "no",
+                )
+            )
         )
     for table in tables.values():
         out.print(table)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from crm_core.cli.support import (
     ReportDate,
@@ -27,6 +26,7 @@ from crm_core.cli.support import (
     parse_stores,
     run_async,
     settings_or_exit,
+    shown,
 )
 
 app = typer.Typer(
@@ -153,11 +153,11 @@ def print_summary(result: dict[str, Any]) -> None:
     entries = result.get("runs") or [result]
     for entry in entries:
         out.print()
-        out.print(escape(entry["summary_text"]), highlight=False)
+        out.print(shown(entry["summary_text"], multiline=True), highlight=False)
     failing = next((e for e in entries if e["status"] != "ok" and e.get("metrics", {}).get("issues")), None)
     if failing is not None:
         # The last line is what a terminal or a cron mail shows first: the status and its first reason.
-        out.print(escape(f"{failing['status']}: {failing['metrics']['issues'][0]}"), highlight=False)
+        out.print(shown(f"{failing['status']}: {failing['metrics']['issues'][0]}"), highlight=False)
 
 
 def exit_code(result: dict[str, Any]) -> int:
@@ -215,7 +215,7 @@ def _period_command(kind: str, period: str | None, max_periods: int, force: bool
     run_async(preflight(settings, WEEKLY if kind == "weekly" else MONTHLY, period))
     result = run_period_flow(kind, period, max_periods, force, dry_run)
     for line in period_lines(kind, result):
-        out.print(escape(line), highlight=False)
+        out.print(shown(line), highlight=False)
     raise typer.Exit(period_exit_code(result))
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crm_core.cli.support import out, run_async, settings_or_exit
+from crm_core.cli.support import out, run_async, settings_or_exit, shown
 
 if TYPE_CHECKING:
     from crm_core.db.models import StoreMaster
@@ -41,13 +41,18 @@ def list_() -> None:
     )
     for s in rows:
         table.add_row(
-            s.store_code,
-            s.store_name or "",
-            _yes_no(s.etl_flag),
-            _yes_no(s.report_flag),
-            _yes_no(s.is_active),
-            s.gstin or "",
-            s.launch_date.isoformat() if s.launch_date else "",
+            *(
+                shown(v)
+                for v in (
+                    s.store_code,
+                    s.store_name or "",
+                    _yes_no(s.etl_flag),
+                    _yes_no(s.report_flag),
+                    _yes_no(s.is_active),
+                    s.gstin or "",
+                    s.launch_date.isoformat() if s.launch_date else "",
+                )
+            )
         )
     out.print(table if rows else "no stores yet (crm stores add CODE)")
 
@@ -71,7 +76,7 @@ def add(
             return store.store_code
 
     added = run_async(_go())
-    out.print(f"added store {added} (etl={_yes_no(etl)}, report={_yes_no(report)})")
+    out.print(shown(f"added store {added} (etl={_yes_no(etl)}, report={_yes_no(report)})"), highlight=False)
 
 
 @app.command("set")
@@ -94,4 +99,6 @@ def set_(
             return s.store_code, s.etl_flag, s.report_flag, s.is_active
 
     store_code, is_etl, is_report, is_active = run_async(_go())
-    out.print(f"store {store_code}: etl={is_etl} report={is_report} active={is_active}")
+    out.print(
+        shown(f"store {store_code}: etl={is_etl} report={is_report} active={is_active}"), highlight=False
+    )

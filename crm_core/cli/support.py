@@ -35,9 +35,20 @@ StoreList = Annotated[
 ]
 
 
+def shown(value: object, *, multiline: bool = False) -> str:
+    """A value from the database, the portal or a run (store and recipient names, findings, summaries) as
+    it may go into a rich print or table: control characters removed, so it cannot move the cursor, clear
+    the screen or fake a line, and rich markup escaped, so `[red]` or `[/]` in a name prints as typed.
+    Every `crm` command prints such values through this one function."""
+    from crm_core.text import without_control_characters
+
+    lines = str(value).split("\n") if multiline else [str(value)]
+    return "\n".join(escape(without_control_characters(line)) for line in lines)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit (2 = configuration/prerequisites, 1 = run failed)."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    console.print(f"[bold red]error:[/] {shown(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -34,11 +34,12 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeEngine
 
 from crm_core.dashboard import METRICS, NUMERIC_DIGITS
 from crm_core.exports import EXPORTS, ColumnKind, ExportSpec
+from crm_core.text import refuse_control_characters
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -267,6 +268,11 @@ class NotificationRecipient(Base):
     send_as: Mapped[str] = mapped_column(Text, server_default=text("'to'"))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=NOW)
+
+    @validates("email_address", "display_name")
+    def _no_control_characters(self, key: str, value: str | None) -> str | None:
+        # Every writer through the models is covered; rows written past them are caught before sending.
+        return refuse_control_characters(value, f"recipient {key.replace('_', ' ')}")
 
 
 class EmailSend(Base):

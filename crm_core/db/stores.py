@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.db.models import NotificationProfile, NotificationRecipient, Pipeline, StoreMaster
 from crm_core.settings import ConfigError
+from crm_core.text import refuse_control_characters
 
 STORE_CODE_RE = re.compile(r"^[A-Z]{1,3}\d{1,5}$")
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -153,6 +154,8 @@ async def add_recipient(
 
     Returns the (pipeline, profile) pairs it was added to; an existing identical row is not duplicated.
     """
+    refuse_control_characters(email, "recipient email address")
+    refuse_control_characters(display_name, "recipient display name")
     email = email.strip()
     if not EMAIL_RE.match(email):
         raise ConfigError(f"{email!r} is not an email address")

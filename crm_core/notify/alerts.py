@@ -24,8 +24,11 @@ from crm_core.pipelines import ALERT_PROFILE_CODE, Pipeline, pipeline_for_flow
 from crm_core.settings import Settings
 
 
-async def run_summary_recipients(engine: AsyncEngine, pipeline: Pipeline, run_env: str) -> list[str]:
-    """Everyone on the pipeline's run-summary profile (to, cc and bcc alike): alerts go to all of them."""
+async def run_summary_recipients(
+    engine: AsyncEngine, pipeline: Pipeline, run_env: str
+) -> list[tuple[str, str]]:
+    """Everyone on the pipeline's run-summary profile (to, cc and bcc alike): alerts go to all of them.
+    (header address, stored address) pairs."""
     async with session_factory(engine)() as session:
         rows = (
             await session.execute(
@@ -43,9 +46,9 @@ async def run_summary_recipients(engine: AsyncEngine, pipeline: Pipeline, run_en
                 .order_by(NotificationRecipient.id)
             )
         ).all()
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}
     for address, name in rows:
-        seen.setdefault(address.lower(), format_address(address, name))
+        seen.setdefault(address.lower(), (format_address(address, name), address))
     return list(seen.values())
 
 
@@ -181,7 +184,7 @@ async def _deliver_alert(
         recipients = await run_summary_recipients(engine, pipeline, settings.crm_run_env.value)
     except Exception as exc:  # the database is down: its recipients are out of reach
         database_error, recipients = describe_exception(exc), []
-    recipients = recipients or settings.alert_recipients
+    recipients = recipients or [(address, address) for address in settings.alert_recipients]
     if not recipients:
         why = f"database unreachable ({database_error})" if database_error else "no run_summary recipients"
         return f"{why} for {pipeline.code} and ALERT_EMAIL_TO is not set: no alert sent"
@@ -201,7 +204,8 @@ async def _deliver_alert(
             "or `crm run`.\n"
         ),
         html=None,
-        to=recipients,
+        to=[header for header, _ in recipients],
+        stored_to=[address for _, address in recipients],
     )
     try:
         delivery, _ = await deliver_with_retries(plan, settings, run_id, attempts=2, backoff_s=1.0)

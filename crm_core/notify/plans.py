@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from email.utils import formataddr
@@ -20,7 +21,7 @@ from crm_core.db.models import (
     PipelineRunSummary,
     StoreMaster,
 )
-from crm_core.notify.templates import render_or_raw
+from crm_core.notify.templates import RenderJob, default_email, render_all
 from crm_core.pipelines import PIPELINES
 
 COMBINED_STORE = "ALL"
@@ -46,6 +47,10 @@ class EmailPlan:
     cc: list[str] = field(default_factory=list)
     bcc: list[str] = field(default_factory=list)
     attachments: list[Path] = field(default_factory=list)
+    # The addresses as stored: the built message must go to exactly these (`transport.check_recipients`).
+    stored_to: list[str] = field(default_factory=list)
+    stored_cc: list[str] = field(default_factory=list)
+    stored_bcc: list[str] = field(default_factory=list)
 
     @property
     def store_key(self) -> str:
@@ -66,7 +71,8 @@ class PlanResult:
 
 @dataclass
 class _Recipient:
-    address: str
+    address: str  # as it goes in the header: "Name" <email>
+    email: str  # as stored
     send_as: str
     store_code: str | None
 
@@ -76,23 +82,25 @@ def format_address(email: str, display_name: str | None) -> str:
     return formataddr((display_name, email)) if display_name else email
 
 
-def _unique(addresses: list[str], exclude: set[str] | None = None) -> list[str]:
+def _unique(recipients: list[_Recipient], exclude: set[str] | None = None) -> list[_Recipient]:
     seen = set(exclude or ())
     result = []
-    for address in addresses:
-        key = address.lower()
+    for recipient in recipients:
+        key = recipient.email.lower()  # one copy per address, whatever names it was stored with
         if key not in seen:
             seen.add(key)
-            result.append(address)
+            result.append(recipient)
     return result
 
 
-def _split(recipients: list[_Recipient], promote_cc: bool) -> tuple[list[str], list[str], list[str]]:
-    to = _unique([r.address for r in recipients if r.send_as == "to"])
-    cc = _unique([r.address for r in recipients if r.send_as == "cc"], {a.lower() for a in to})
+def _split(
+    recipients: list[_Recipient], promote_cc: bool
+) -> tuple[list[_Recipient], list[_Recipient], list[_Recipient]]:
+    to = _unique([r for r in recipients if r.send_as == "to"])
+    cc = _unique([r for r in recipients if r.send_as == "cc"], {r.email.lower() for r in to})
     if promote_cc and not to:
         to, cc = cc, []
-    bcc = _unique([r.address for r in recipients if r.send_as == "bcc"], {a.lower() for a in to + cc})
+    bcc = _unique([r for r in recipients if r.send_as == "bcc"], {r.email.lower() for r in to + cc})
     return to, cc, bcc
 
 
@@ -184,6 +192,7 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
         recipients[r.profile_id].append(
             _Recipient(
                 format_address(r.email_address.strip(), r.display_name),
+                r.email_address.strip(),
                 r.send_as,
                 r.store_code.strip().upper() if r.store_code else None,
             )
@@ -209,6 +218,7 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
         "summary_text": summary.summary_text,
     }
 
+    pending: list[_Pending] = []
     for profile in profiles:
         where = f"{pipeline_code}/{profile.code}"
         template = templates.get(profile.id)
@@ -222,30 +232,31 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
 
         def plan(
             context: dict[str, Any],
-            to: list[str],
-            cc: list[str],
-            bcc: list[str],
+            to: list[_Recipient],
+            cc: list[_Recipient],
+            bcc: list[_Recipient],
             files: list[Path],
             store: str | None,
             template: EmailTemplate = template,
             profile_code: str = profile.code,
-        ) -> EmailPlan:
-            subject, err = render_or_raw(template.subject_template, context, name=f"{profile_code} subject")
-            text, err_text = render_or_raw(template.body_template, context, name=f"{profile_code} body")
-            html = None
-            if template.html_template:
-                html, err_html = render_or_raw(
-                    template.html_template, context, html=True, name=f"{profile_code} html"
-                )
-                if err_html:  # raw template markup would render as garbage: the text part carries it
-                    html = None
-                    result.findings.append(f"template {err_html} (HTML part left out)")
-            for problem in (err, err_text):
-                if problem:
-                    result.findings.append(f"template {problem} (raw text sent)")
-            return EmailPlan(
-                pipeline_code, profile_code, store, _one_line(subject), text, html, to, cc, bcc, files
+        ) -> None:
+            email = EmailPlan(
+                pipeline_code,
+                profile_code,
+                store,
+                "",
+                "",
+                None,
+                [r.address for r in to],
+                [r.address for r in cc],
+                [r.address for r in bcc],
+                files,
+                stored_to=[r.email for r in to],
+                stored_cc=[r.email for r in cc],
+                stored_bcc=[r.email for r in bcc],
             )
+            result.plans.append(email)
+            pending.append(_Pending(email, template, context))
 
         if profile.scope == "run":
             run_level = [r for r in profile_recipients if r.store_code is None]
@@ -265,9 +276,7 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
                 ]
             else:
                 files = []
-            result.plans.append(
-                plan(dict(base_context), to, cc, bcc, [f for f in files if f.is_file()], None)
-            )
+            plan(dict(base_context), to, cc, bcc, [f for f in files if f.is_file()], None)
         elif profile.scope == "store":
             doc_type = store_document_type(pipeline_code, profile.code)
             if doc_type is None:
@@ -294,7 +303,50 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
                     result.findings.append(f"profile {where}: PDF for store {code} is missing on disk")
                     continue
                 context = base_context | {"store_code": code, "store_name": names.get(code) or code}
-                result.plans.append(plan(context, to, cc, bcc, files, code))
+                plan(context, to, cc, bcc, files, code)
         else:
             result.findings.append(f"profile {where}: scope {profile.scope!r} is not supported")
+    await _render(pending, result.findings)
     return result
+
+
+@dataclass
+class _Pending:
+    """A planned email whose subject and bodies are still to be rendered from its stored template."""
+
+    plan: EmailPlan
+    template: EmailTemplate
+    context: dict[str, Any]
+
+
+async def _render(pending: list[_Pending], findings: list[str]) -> None:
+    """Render every planned email's template parts in one bounded batch. An email any part of whose
+    template fails gets the plain-text default instead, with a finding naming the template, the part and
+    the problem; the other emails are untouched."""
+    jobs: list[RenderJob] = []
+    for item in pending:
+        jobs += [
+            RenderJob(item.template.subject_template, item.context),
+            RenderJob(item.template.body_template, item.context),
+        ]
+        if item.template.html_template:
+            jobs.append(RenderJob(item.template.html_template, item.context, html=True))
+    results = iter(await asyncio.to_thread(render_all, jobs) if jobs else [])
+    for item in pending:
+        email = item.plan
+        parts = {"subject": next(results), "body": next(results)}
+        if item.template.html_template:
+            parts["html"] = next(results)
+        failed = [f"{part}: {r.error}" for part, r in parts.items() if r.error is not None or r.text is None]
+        if failed:
+            findings.append(
+                f"template {email.pipeline_code}/{email.profile_code} failed for "
+                f"{f'store {email.store_code}' if email.store_code else 'the run'} "
+                f"({'; '.join(failed)}): the plain-text default is used for this email"
+            )
+            subject, email.text = default_email(item.context)
+            email.html = None
+        else:
+            subject, email.text = parts["subject"].text or "", parts["body"].text or ""
+            email.html = parts["html"].text if "html" in parts else None
+        email.subject = _one_line(subject)

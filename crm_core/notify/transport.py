@@ -6,7 +6,8 @@ import contextlib
 import re
 import smtplib
 from dataclasses import dataclass
-from email.utils import make_msgid, parseaddr
+from email import message_from_string
+from email.utils import getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 from emails.backend.smtp.backend import SMTPBackend
@@ -48,7 +49,46 @@ def build_message(plan: EmailPlan, sender: str) -> Message:
     )
     for path in plan.attachments:
         message.attach(data=path.read_bytes(), filename=path.name, content_type="application/pdf")
+    check_recipients(message, plan)
     return message
+
+
+def check_recipients(message: Message, plan: EmailPlan) -> None:
+    """The built message must go to exactly the stored addresses: a display name or address carrying a
+    line break or a comma (written to the database past our checks) would otherwise add a recipient or
+    drop the real one. The To and Cc headers are parsed back from the built message, the envelope is
+    what the SMTP client will use. On a mismatch nothing is sent (not transient: the data must change).
+    """
+
+    def same(found: list[str], stored: list[str]) -> bool:
+        return sorted(a.strip().lower() for a in found) == sorted(a.strip().lower() for a in stored)
+
+    try:
+        built = message_from_string(message.as_string())
+    except Exception as exc:  # `emails` refuses a header with a line break; its message quotes the header
+        raise DeliveryError(
+            f"not sent: the message could not be built ({type(exc).__name__}: a recipient name or address "
+            "with a line break?); fix it with crm recipients",
+            transient=False,
+        ) from None
+    headers = {
+        header: [address for _, address in getaddresses(built.get_all(header, []))] for header in ("To", "Cc")
+    }
+    envelope = [a for a in message.get_recipients_emails() if a]
+    stored_all = {a.strip().lower() for a in plan.stored_to + plan.stored_cc + plan.stored_bcc}
+    if (
+        same(headers["To"], plan.stored_to)
+        and same(headers["Cc"], plan.stored_cc)
+        and not built.get_all("Bcc")
+        and {a.strip().lower() for a in envelope} == stored_all
+    ):
+        return
+    # Addresses are personal data: the message says what is wrong, not who.
+    raise DeliveryError(
+        f"not sent: the recipients of the built message differ from the {len(stored_all)} stored ones "
+        "(a recipient name or address with a line break or separator?); fix it with crm recipients",
+        transient=False,
+    )
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -42,3 +42,15 @@ def test_list_shows_long_addresses_whole_at_80_columns(crm_process: CrmProcess, 
     assert shown.returncode == 0, shown.stderr
     assert address in shown.stdout, shown.stdout
     assert all(len(line) <= 80 for line in shown.stdout.splitlines()), shown.stdout
+
+
+def test_the_cli_refuses_control_characters(crm: Crm, empty_db_env: dict[str, str]) -> None:
+    crm(empty_db_env, "db", "upgrade")
+    for extra in (["--name", "Eve\r\nBcc: eve@evil.example"], ["--name", "Eve\x1b[2J"]):
+        code, output = crm(empty_db_env, "recipients", "add", "run_summary", "real@example.com", *extra)
+        assert code == 2, output
+        assert "recipient display name contains control characters" in output and "evil" not in output
+    code, output = crm(empty_db_env, "recipients", "add", "run_summary", "a\x00b@example.com")
+    assert code == 2 and "recipient email address contains control characters" in output
+    code, output = crm(empty_db_env, "recipients", "list")
+    assert "real@example.com" not in output and "no recipients yet" in output

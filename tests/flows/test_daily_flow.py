@@ -253,6 +253,49 @@ async def test_smtp_down_then_notifications_send_delivers_only_the_missing(
     assert len(messages(smtp_server)) == 3
 
 
+async def test_a_failing_stored_template_falls_back_and_every_email_still_goes_out(
+    db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
+) -> None:
+    """Errors Jinja does not classify used to fail the whole run (no store or summary emails, only the
+    alert); now the email falls back to the plain-text default and the run is a warning naming it."""
+    async with db.begin() as conn:
+        store_profile = "SELECT id FROM notification_profiles WHERE code = :code"
+        await conn.execute(
+            text(f"UPDATE email_templates SET body_template = :t WHERE profile_id IN ({store_profile})"),
+            {"t": "{{ 1 / 0 }}", "code": "store_daily_reports"},
+        )
+        await conn.execute(
+            text(f"UPDATE email_templates SET html_template = :t WHERE profile_id IN ({store_profile})"),
+            {"t": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "code": "run_summary"},
+        )
+    state, result = await run_daily()
+    assert state.is_completed() and result["status"] == "warning", result["summary_text"]
+    sent = messages(smtp_server)
+    assert len(sent) == 3 and all(m.get_body(("html",)) is None for m in sent)
+    store_emails = [m for m in sent if any(True for _ in m.iter_attachments())]
+    # The default subject: "<store name> (<code>) report <date>".
+    assert sorted(m["Subject"].rsplit(" (", 1)[1] for m in store_emails) == [
+        "A668) report 2025-11-19",
+        "A817) report 2025-11-19",
+    ]
+    assert all("Attached is the report for" in m.get_body(("plain",)).get_content() for m in store_emails)
+    issues = result["metrics"]["issues"]
+    assert any(
+        i.startswith("template dashboard_daily/store_daily_reports failed for store A668 (body: ZeroDivision")
+        for i in issues
+    ), issues
+    assert any(
+        i.startswith("template dashboard_daily/run_summary failed for the run (html: RecursionError")
+        for i in issues
+    ), issues
+
+    checked = crm("notifications", "test", "--pipeline", "dashboard_daily", "--run-id", result["run_id"])
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "[notifications-test] template dashboard_daily/store_daily_reports failed for store A817" in (
+        checked.stdout
+    )
+
+
 async def test_dry_run_writes_deletes_and_sends_nothing(
     db: AsyncEngine, env: Path, smtp_server: tuple[int, Any]
 ) -> None:

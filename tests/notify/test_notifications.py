@@ -80,14 +80,6 @@ async def seed_run(engine: AsyncEngine, reports: Path, *, stores: tuple[str, ...
             )
 
 
-@pytest.fixture
-async def seeded(settings: Settings) -> tuple[AsyncEngine, Settings]:
-    engine = make_engine(settings.db_url)
-    await seed_run(engine, settings.reports_path)
-    yield engine, settings
-    await engine.dispose()
-
-
 def smtp_settings(settings: Settings, port: int) -> Settings:
     return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"})
 
@@ -244,11 +236,17 @@ async def test_templates_are_sandboxed(seeded) -> None:  # type: ignore[no-untyp
         )
     outcome = await send_notifications_for_run(engine, settings, "dashboard_daily", RUN, logger())
     assert outcome.delivered == 3
-    assert any("raw text sent" in f for f in outcome.findings)
-    assert any("HTML part left out" in f for f in outcome.findings)
+    # The broken template is named with both failing parts; the email goes out on the plain default.
+    (finding,) = [f for f in outcome.findings if "template" in f]
+    assert finding.startswith(
+        "template dashboard_daily/run_summary failed for the run (subject: SecurityError"
+    )
+    assert "; html: TemplateSyntaxError" in finding and finding.endswith(
+        "the plain-text default is used for this email"
+    )
     text = (settings.outbox_path / "run-notify-1_run_summary_run.eml").read_text()
-    assert "evil@example.com" not in text.split("\n\n", 1)[0].split("Subject:")[0]
-    assert "\nBcc:" not in text
+    assert "Subject: [TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK\n" in text
+    assert "evil@example.com" not in text and "\nBcc:" not in text
     assert "{{ broken(" not in text and "text/html" not in text
 
 
