@@ -6,6 +6,7 @@ traceback. Secrets are `SecretStr` and every secret value is registered with the
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from datetime import date, timedelta
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
         default=None, description="first day weekly/monthly catch-up covers (default: first dashboard data)"
     )
     ingest_batch_size: int = Field(default=3000, ge=1, le=100_000)
+    report_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="processes drawing PDFs side by side (default: one per CPU core; 1: in the run's own)",
+    )
     json_log_file: Path | None = None
     reports_dir: Path | None = None
     downloads_dir: Path | None = None

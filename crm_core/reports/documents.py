@@ -1,19 +1,20 @@
 """Rendering a report for every report store and recording each PDF in `documents`.
 
 `render_reports` is the loop every report (daily, weekly, monthly) runs: per store, load the context, render
-the PDF, write the `documents` row. One store's failure never stops the others; every step is an event of
-the report phase, so the run summary counts them. A report adds a loader, a renderer and a path function,
-never another loop.
+the PDF (in worker processes, see `pool`), write the `documents` row. One store's failure never stops the
+others; every step is an event of the report phase, so the run summary counts them. A report adds a loader,
+a renderer and a path function, never another loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -23,6 +24,7 @@ from crm_core.db.engine import session_factory
 from crm_core.db.models import Document
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.periods import Period, PeriodKind
+from crm_core.reports.pool import RenderJob, RenderPool
 from crm_core.status import Status
 
 PHASE = "report"
@@ -196,55 +198,114 @@ async def render_reports(
     doc_date: date,
     run_id: str,
     logger: EventLogger,
+    workers: int = 1,
 ) -> ReportsResult:
-    """One outcome per store, in the given order. Stores are rendered one after another: PDF layout is
-    CPU-bound (it runs in a worker thread so the event loop stays responsive) and reportlab's embedded-font
-    state is not meant to be shared by concurrent documents."""
+    """One outcome per store, in the given order, and its events in that order too.
+
+    This process loads each store's data and writes its `documents` row, one store after another; the PDFs
+    are drawn by `workers` processes meanwhile (see `pool`; one worker draws in this process). A few stores
+    are loaded ahead of the one being finished, enough to keep every worker busy without holding every
+    store's data at once.
+    """
     sessions = session_factory(db) if isinstance(db, AsyncEngine) else db
-    outcomes = []
-    for raw_code in store_codes:
-        code = raw_code.strip().upper()
-        try:
-            outcome = await _render_one(sessions, kind, code, period, doc_date, run_id, logger)
-        except Exception as exc:  # a store must never stop the others, whatever went wrong
-            logger.event(kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc)
-            outcome = ReportOutcome(code, "error", message=f"store report failed: {describe_exception(exc)}")
-        outcomes.append(outcome)
+    codes = [raw.strip().upper() for raw in store_codes]
+    ahead = 2 * workers if workers > 1 else 1
+    outcomes: list[ReportOutcome] = []
+    async with RenderPool(max(1, min(workers, len(codes)))) as pool:
+        started: deque[tuple[str, Finish]] = deque()
+        for code in codes:
+            while len(started) >= ahead:
+                outcomes.append(await _finish(kind, logger, doc_date, *started.popleft()))
+            try:
+                finish = await _start(sessions, pool, kind, code, period, doc_date, run_id, logger)
+            except Exception as exc:  # a store must never stop the others, whatever went wrong
+                finish = partial(_raise, exc)
+            started.append((code, finish))
+        while started:
+            outcomes.append(await _finish(kind, logger, doc_date, *started.popleft()))
     return ReportsResult(tuple(outcomes))
 
 
-async def _render_one(
+# What is left of a store's report once its data is loaded and its render started: wait for the render,
+# record it, log it. Steps are finished in the stores' order, so events keep that order.
+Finish = Callable[[], Awaitable[ReportOutcome]]
+
+
+async def _finish(
+    kind: ReportKind[P, C], logger: EventLogger, doc_date: date, code: str, finish: Finish
+) -> ReportOutcome:
+    try:
+        return await finish()
+    except Exception as exc:  # a store must never stop the others, whatever went wrong
+        logger.event(kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc)
+        return ReportOutcome(code, "error", message=f"store report failed: {describe_exception(exc)}")
+
+
+async def _start(
     sessions: async_sessionmaker[AsyncSession],
+    pool: RenderPool,
     kind: ReportKind[P, C],
     code: str,
     period: P,
     doc_date: date,
     run_id: str,
     logger: EventLogger,
-) -> ReportOutcome:
+) -> Finish:
+    """Load the store's data and hand its PDF to the pool; returns the step that finishes the store."""
     started = time.perf_counter()
     try:
         async with sessions() as session:
             context = await kind.load(session, code, period)
     except Exception as exc:
-        # Nothing was rendered, so there is no document to record: only the error.
-        logger.event(
-            kind.phase, "error", "report data could not be loaded", store_code=code, date=doc_date, exc=exc
-        )
-        return ReportOutcome(
-            code, "error", message=f"report data could not be loaded: {describe_exception(exc)}"
-        )
+        return partial(_not_loaded, kind, logger, code, doc_date, exc)
     if context is None:
-        logger.event(kind.phase, "warning", kind.no_data_message, store_code=code, date=doc_date)
-        return ReportOutcome(code, "no_data", message=kind.no_data_message)
-
+        return partial(_no_data, kind, logger, code, doc_date)
     path = kind.path_for(code, period)
     facts = kind.facts(context)
+    job = await pool.submit(kind.render, context, path)
+    return partial(
+        _rendered, sessions, pool, job, kind, code, context, path, doc_date, run_id, logger, facts, started
+    )
+
+
+async def _raise(exc: Exception) -> ReportOutcome:
+    raise exc
+
+
+async def _not_loaded(
+    kind: ReportKind[P, C], logger: EventLogger, code: str, doc_date: date, exc: Exception
+) -> ReportOutcome:
+    # Nothing was rendered, so there is no document to record: only the error.
+    logger.event(
+        kind.phase, "error", "report data could not be loaded", store_code=code, date=doc_date, exc=exc
+    )
+    return ReportOutcome(code, "error", message=f"report data could not be loaded: {describe_exception(exc)}")
+
+
+async def _no_data(kind: ReportKind[P, C], logger: EventLogger, code: str, doc_date: date) -> ReportOutcome:
+    logger.event(kind.phase, "warning", kind.no_data_message, store_code=code, date=doc_date)
+    return ReportOutcome(code, "no_data", message=kind.no_data_message)
+
+
+async def _rendered(
+    sessions: async_sessionmaker[AsyncSession],
+    pool: RenderPool,
+    job: RenderJob,
+    kind: ReportKind[P, C],
+    code: str,
+    context: C,
+    path: Path,
+    doc_date: date,
+    run_id: str,
+    logger: EventLogger,
+    facts: Mapping[str, Any],
+    started: float,
+) -> ReportOutcome:
+    """The `documents` row of a rendered (or failed) PDF, its event and its outcome."""
     error: str | None = None
     size: int | None = None
     try:
-        await asyncio.to_thread(kind.render, context, path)
-        size = path.stat().st_size
+        size = await pool.wait(job)
     except Exception as exc:
         error = describe_exception(exc)
 
