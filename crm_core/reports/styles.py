@@ -19,6 +19,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.acroform import AcroForm
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFObject, PDFObjectReference, PDFString
+from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
@@ -194,19 +196,24 @@ def data_table(
 
 
 class SharedAppearanceForm(AcroForm):  # type: ignore[misc]  # reportlab has no type hints
-    """reportlab's AcroForm with each distinct widget appearance built once per document.
+    """reportlab's AcroForm with what widgets have in common built and written once per document.
 
     reportlab draws all six appearance streams of every checkbox (normal/down/rollover × on/off) and the
     stream of every text field, then finds most of them identical to one it made before. And each text field
     adds its own copy of the form font, so no two text-field appearances are identical. Here a font object
     is made once per font and a stream once per distinct set of arguments; every widget refers to the same
     objects, and each widget stays a separate form field the store fills in.
+
+    Writing the widget dictionaries was the larger part of saving the file: of their entries only the
+    page, the rectangle and the field name differ from widget to widget, so every other entry is formatted
+    once and its bytes reused by each widget with an equal entry.
     """
 
     def __init__(self, canv: Canvas) -> None:
         super().__init__(canv)
         self._streams: dict[tuple[Any, ...], Any] = {}
         self._fonts: dict[str | None, tuple[str, str]] = {}
+        self._entries: dict[tuple[str, Any], _FormattedOnce] = {}
 
     def _shared(
         self, build: Callable[..., Any], kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -230,6 +237,61 @@ class SharedAppearanceForm(AcroForm):  # type: ignore[misc]  # reportlab has no 
         if fontName not in self._fonts:
             self._fonts[fontName] = super().makeFont(fontName)
         return self._fonts[fontName]
+
+    def checkbox(self, *args: Any, **kwargs: Any) -> None:
+        super().checkbox(*args, **kwargs)
+        self._share_entries()
+
+    def _textfield(self, *args: Any, **kwargs: Any) -> None:  # text fields, list boxes and choices
+        super()._textfield(*args, **kwargs)
+        self._share_entries()
+
+    def _share_entries(self) -> None:
+        widget = self.canv._doc.idToObject[self.fields[-1].name]  # the widget just added
+        for key, value in widget.dict.items():
+            if key in _OWN_ENTRIES:
+                continue
+            try:
+                identity = (key, _structure(value))
+            except TypeError:  # an object we do not know how to compare: written as reportlab does
+                continue
+            shared = self._entries.get(identity)
+            if shared is None:
+                shared = self._entries[identity] = _FormattedOnce(value)
+            widget.dict[key] = shared
+
+
+# The entries of a widget's dictionary that are its own: the page it is on, where, and the field name.
+_OWN_ENTRIES = frozenset({"P", "Rect", "T"})
+
+
+def _structure(value: Any) -> Any:
+    """A hashable value equal for PDF objects that write the same bytes (TypeError for other objects)."""
+    if isinstance(value, str | int | float):
+        return value
+    if isinstance(value, PDFObjectReference):
+        return ("ref", value.name)
+    if isinstance(value, PDFString):
+        return ("string", value.s, value.escape, value.enc)
+    if isinstance(value, PDFArray):
+        return ("array", *(_structure(v) for v in value.sequence))
+    if isinstance(value, PDFDictionary):
+        return ("dict", *sorted((k, _structure(v)) for k, v in value.dict.items()))
+    raise TypeError(type(value).__name__)
+
+
+class _FormattedOnce(PDFObject):  # type: ignore[misc]  # reportlab has no type hints
+    """A PDF value whose bytes are computed at the first write and reused: references are numbered when
+    made and report PDFs are not encrypted, so they are the same wherever the value appears."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.formatted: bytes | None = None
+
+    def format(self, document: Any) -> bytes:
+        if self.formatted is None:
+            self.formatted = pdf_format(self.value, document)
+        return self.formatted
 
 
 class _ReportCanvas(Canvas):  # type: ignore[misc]  # reportlab has no type hints
