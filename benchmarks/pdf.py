@@ -309,7 +309,7 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=10, help="PDFs timed per process (after a warm-up)")
     parser.add_argument("--rounds", type=int, default=3, help="processes per variant, alternated")
     parser.add_argument("--stores", type=int, default=30)
-    parser.add_argument("--phase-rounds", type=int, default=2)
+    parser.add_argument("--phase-rounds", type=int, default=2, help="0: only the single-PDF comparison")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -328,6 +328,8 @@ def main() -> None:
                 shape = f"{result['pages']} pages, {result['bytes']:,} bytes ({name})"
         print(table("One daily store PDF, one process", "ms", 1000, single, f"The PDF: {shape}."))
         print("\n" + compare_pages(trees, Path(tmp)))
+        if args.phase_rounds < 1:
+            return
 
         database = f"crm_bench_pdf_{uuid.uuid4().hex[:8]}"
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
