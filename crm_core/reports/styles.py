@@ -268,7 +268,7 @@ _OWN_ENTRIES = frozenset({"P", "Rect", "T"})
 def _structure(value: Any) -> Any:
     """A hashable value equal for PDF objects that write the same bytes (TypeError for other objects)."""
     if isinstance(value, str | int | float):
-        return value
+        return (type(value), value)  # True, 1 and 1.0 are equal but written differently
     if isinstance(value, PDFObjectReference):
         return ("ref", value.name)
     if isinstance(value, PDFString):
