@@ -6,6 +6,7 @@ traceback. Secrets are `SecretStr` and every secret value is registered with the
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from datetime import date, timedelta
@@ -82,6 +83,12 @@ class Settings(BaseSettings):
     )
     ingest_batch_size: int = Field(default=3000, ge=1, le=100_000)
     """rows validated and upserted per batch."""
+    report_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+    )
+    """processes drawing PDFs side by side (default: one per CPU core; 1: in the run's own process)."""
     json_log_file: Path | None = None
     """also append every NDJSON event to this file (rotated by housekeeping)."""
     reports_dir: Path | None = None

@@ -40,6 +40,7 @@ READERS: dict[str, tuple[str, str]] = {
     "crm_today": ("daily; `crm status`", "-"),
     "crm_reports_start": ("weekly, monthly", "-"),
     "ingest_batch_size": ("daily; `crm ingest`", "-"),
+    "report_workers": ("daily, weekly, monthly", "-"),
     "json_log_file": (f"{RUNS}; housekeeping rotates it", "-"),
     "reports_dir": ("daily, weekly, monthly, housekeeping", "-"),
     "downloads_dir": ("daily, housekeeping; `crm ingest`", "-"),
@@ -104,6 +105,8 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return "computed"  # depends on the machine (e.g. its cores): the description says how
     value = field.default
     if value is None:
         return "unset"

@@ -1,9 +1,9 @@
 """Rendering a report for every report store and recording each PDF in `documents`.
 
 `render_reports` is the loop every report (daily, weekly, monthly) runs: per store, load the context, render
-the PDF, write the `documents` row. One store's failure never stops the others; every step is an event of
-the report phase, so the run summary counts them. A report adds a loader, a renderer and a path function,
-never another loop.
+the PDF (in worker processes, see `pool`), write the `documents` row. One store's failure never stops the
+others; every step is an event of the report phase, so the run summary counts them. A report adds a loader,
+a renderer and a path function, never another loop.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
@@ -24,6 +26,7 @@ from crm_core.db.models import Document
 from crm_core.errors import is_transient
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.periods import Period, PeriodKind
+from crm_core.reports.pool import RenderJob, RenderPool
 from crm_core.status import Status
 
 PHASE = "report"
@@ -188,9 +191,36 @@ class ReportKind(Generic[P, C]):
     phase: str = PHASE
 
 
-# Pauses before a store's report is tried again after a database connection failure (a restart, a
+# Pauses before a store's database step is tried again after a connection failure (a restart, a
 # failover): enough for a server that is back within seconds; Prefect's task retries cover longer outages.
 TRANSIENT_PAUSES_S = (1.0, 5.0, 15.0)
+
+T = TypeVar("T")
+
+
+@dataclass
+class _DatabaseRetry:
+    """Retries a store's database step (load, `documents` row) after a lost connection. The pauses are
+    shared by the whole call, so a database that stays down costs them once, not once per store."""
+
+    kind_phase: str
+    logger: EventLogger
+    doc_date: date
+    pauses: Any = field(default_factory=lambda: iter(TRANSIENT_PAUSES_S))
+
+    async def run(self, code: str, step: Callable[[], Awaitable[T]]) -> T:
+        while True:
+            try:
+                return await step()
+            except Exception as exc:
+                # A failed attempt recorded nothing (its transaction rolled back): run it again.
+                if not is_transient(exc) or (pause := next(self.pauses, None)) is None:
+                    raise
+                self.logger.event(
+                    self.kind_phase, "info", f"database unavailable; store report retried in {pause:g} s",
+                    store_code=code, date=self.doc_date, exc=exc,
+                )  # fmt: skip
+                await asyncio.sleep(pause)
 
 
 async def render_reports(
@@ -202,88 +232,152 @@ async def render_reports(
     doc_date: date,
     run_id: str,
     logger: EventLogger,
+    workers: int = 1,
 ) -> ReportsResult:
-    """One outcome per store, in the given order. Stores are rendered one after another: PDF layout is
-    CPU-bound (it runs in a worker thread so the event loop stays responsive) and reportlab's embedded-font
-    state is not meant to be shared by concurrent documents."""
+    """One outcome per store, in the given order, and its events in that order too.
+
+    This process loads each store's data and writes its `documents` row, one store after another; the PDFs
+    are drawn by `workers` processes meanwhile (see `pool`; one worker draws in this process). A few stores
+    are loaded ahead of the one being finished, enough to keep every worker busy without holding every
+    store's data at once.
+    """
     sessions = session_factory(db) if isinstance(db, AsyncEngine) else db
-    outcomes = []
-    # Shared by all stores, so a database that stays down costs these pauses once, not once per store.
-    pauses = iter(TRANSIENT_PAUSES_S)
-    for raw_code in store_codes:
-        code = raw_code.strip().upper()
-        while True:
+    codes = [raw.strip().upper() for raw in store_codes]
+    ahead = 2 * workers if workers > 1 else 1
+    outcomes: list[ReportOutcome] = []
+    retry = _DatabaseRetry(kind.phase, logger, doc_date)
+    async with RenderPool(max(1, min(workers, len(codes)))) as pool:
+        started: deque[tuple[str, Finish]] = deque()
+        for code in codes:
+            while len(started) >= ahead:
+                outcomes.append(await _finish(kind, logger, doc_date, *started.popleft()))
             try:
-                outcome = await _render_one(sessions, kind, code, period, doc_date, run_id, logger)
+                finish = await _start(sessions, pool, retry, kind, code, period, doc_date, run_id, logger)
             except Exception as exc:  # a store must never stop the others, whatever went wrong
-                if is_transient(exc) and (pause := next(pauses, None)) is not None:
-                    # The failed attempt recorded nothing (its transaction rolled back): render it again.
-                    logger.event(
-                        kind.phase, "info", f"database unavailable; store report retried in {pause:g} s",
-                        store_code=code, date=doc_date, exc=exc,
-                    )  # fmt: skip
-                    await asyncio.sleep(pause)
-                    continue
-                logger.event(
-                    kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc
-                )
-                outcome = ReportOutcome(
-                    code, "error", message=f"store report failed: {describe_exception(exc)}"
-                )
-            break
-        outcomes.append(outcome)
+                finish = partial(_raise, exc)
+            started.append((code, finish))
+        while started:
+            outcomes.append(await _finish(kind, logger, doc_date, *started.popleft()))
     return ReportsResult(tuple(outcomes))
 
 
-async def _render_one(
+# What is left of a store's report once its data is loaded and its render started: wait for the render,
+# record it, log it. Steps are finished in the stores' order, so events keep that order.
+Finish = Callable[[], Awaitable[ReportOutcome]]
+
+
+async def _finish(
+    kind: ReportKind[P, C], logger: EventLogger, doc_date: date, code: str, finish: Finish
+) -> ReportOutcome:
+    try:
+        return await finish()
+    except Exception as exc:  # a store must never stop the others, whatever went wrong
+        logger.event(kind.phase, "error", "store report failed", store_code=code, date=doc_date, exc=exc)
+        return ReportOutcome(code, "error", message=f"store report failed: {describe_exception(exc)}")
+
+
+async def _start(
     sessions: async_sessionmaker[AsyncSession],
+    pool: RenderPool,
+    retry: _DatabaseRetry,
     kind: ReportKind[P, C],
     code: str,
     period: P,
     doc_date: date,
     run_id: str,
     logger: EventLogger,
-) -> ReportOutcome:
+) -> Finish:
+    """Load the store's data and hand its PDF to the pool; returns the step that finishes the store."""
     started = time.perf_counter()
-    try:
-        async with sessions() as session:
-            context = await kind.load(session, code, period)
-    except Exception as exc:
-        if is_transient(exc):
-            raise  # the database went away: `render_reports` tries the store again
-        # Nothing was rendered, so there is no document to record: only the error.
-        logger.event(
-            kind.phase, "error", "report data could not be loaded", store_code=code, date=doc_date, exc=exc
-        )
-        return ReportOutcome(
-            code, "error", message=f"report data could not be loaded: {describe_exception(exc)}"
-        )
-    if context is None:
-        logger.event(kind.phase, "warning", kind.no_data_message, store_code=code, date=doc_date)
-        return ReportOutcome(code, "no_data", message=kind.no_data_message)
 
+    async def load() -> C | None:
+        async with sessions() as session:
+            return await kind.load(session, code, period)
+
+    try:
+        context = await retry.run(code, load)
+    except Exception as exc:
+        return partial(_not_loaded, kind, logger, code, doc_date, exc)
+    if context is None:
+        return partial(_no_data, kind, logger, code, doc_date)
     path = kind.path_for(code, period)
     facts = kind.facts(context)
+    job = await pool.submit(kind.render, context, path)
+    return partial(
+        _rendered,
+        sessions,
+        pool,
+        retry,
+        job,
+        kind,
+        code,
+        context,
+        path,
+        doc_date,
+        run_id,
+        logger,
+        facts,
+        started,
+    )
+
+
+async def _raise(exc: Exception) -> ReportOutcome:
+    raise exc
+
+
+async def _not_loaded(
+    kind: ReportKind[P, C], logger: EventLogger, code: str, doc_date: date, exc: Exception
+) -> ReportOutcome:
+    # Nothing was rendered, so there is no document to record: only the error.
+    logger.event(
+        kind.phase, "error", "report data could not be loaded", store_code=code, date=doc_date, exc=exc
+    )
+    return ReportOutcome(code, "error", message=f"report data could not be loaded: {describe_exception(exc)}")
+
+
+async def _no_data(kind: ReportKind[P, C], logger: EventLogger, code: str, doc_date: date) -> ReportOutcome:
+    logger.event(kind.phase, "warning", kind.no_data_message, store_code=code, date=doc_date)
+    return ReportOutcome(code, "no_data", message=kind.no_data_message)
+
+
+async def _rendered(
+    sessions: async_sessionmaker[AsyncSession],
+    pool: RenderPool,
+    retry: _DatabaseRetry,
+    job: RenderJob,
+    kind: ReportKind[P, C],
+    code: str,
+    context: C,
+    path: Path,
+    doc_date: date,
+    run_id: str,
+    logger: EventLogger,
+    facts: Mapping[str, Any],
+    started: float,
+) -> ReportOutcome:
+    """The `documents` row of a rendered (or failed) PDF, its event and its outcome."""
     error: str | None = None
     size: int | None = None
     try:
-        await asyncio.to_thread(kind.render, context, path)
-        size = path.stat().st_size
+        size = await pool.wait(job)
     except Exception as exc:
         error = describe_exception(exc)
 
-    async with sessions() as session, session.begin():
-        document_id = await write_document(
-            session,
-            doc_type=kind.doc_type,
-            doc_date=doc_date,
-            pipeline_code=kind.pipeline_code,
-            run_id=run_id,
-            store_code=code,
-            path=path,
-            size=size,
-            error=error,
-        )
+    async def record() -> int:
+        async with sessions() as session, session.begin():
+            return await write_document(
+                session,
+                doc_type=kind.doc_type,
+                doc_date=doc_date,
+                pipeline_code=kind.pipeline_code,
+                run_id=run_id,
+                store_code=code,
+                path=path,
+                size=size,
+                error=error,
+            )
+
+    document_id = await retry.run(code, record)
 
     duration_ms = (time.perf_counter() - started) * 1000
     if error is not None:

@@ -61,17 +61,27 @@ CRITICAL = Band("Critical", "critical", 35)
 NO_DATA = Band("No Data", "missing", None)
 
 
-def higher_is_better(excellent: int, good: int, attention: int) -> Callable[[Decimal], Band]:
-    def band(value: Decimal) -> Band:
-        if value >= excellent:
+@dataclass(frozen=True)
+class _Thresholds:
+    """Bands of a KPI where higher is better. An object rather than a closure, so that report data holding
+    it can be sent to the processes that draw PDFs."""
+
+    excellent: int
+    good: int
+    attention: int
+
+    def __call__(self, value: Decimal) -> Band:
+        if value >= self.excellent:
             return EXCELLENT
-        if value >= good:
+        if value >= self.good:
             return GOOD
-        if value >= attention:
+        if value >= self.attention:
             return NEEDS_ATTENTION
         return CRITICAL
 
-    return band
+
+def higher_is_better(excellent: int, good: int, attention: int) -> Callable[[Decimal], Band]:
+    return _Thresholds(excellent, good, attention)
 
 
 def _undelivered_over_10_band(value: Decimal) -> Band:

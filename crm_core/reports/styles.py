@@ -18,6 +18,9 @@ from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.acroform import AcroForm
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFObject, PDFObjectReference, PDFString
+from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
@@ -189,6 +192,119 @@ def data_table(
     return table
 
 
+# --- form fields ---------------------------------------------------------------------------------------
+
+
+class SharedAppearanceForm(AcroForm):  # type: ignore[misc]  # reportlab has no type hints
+    """reportlab's AcroForm with what widgets have in common built and written once per document.
+
+    reportlab draws all six appearance streams of every checkbox (normal/down/rollover × on/off) and the
+    stream of every text field, then finds most of them identical to one it made before. And each text field
+    adds its own copy of the form font, so no two text-field appearances are identical. Here a font object
+    is made once per font and a stream once per distinct set of arguments; every widget refers to the same
+    objects, and each widget stays a separate form field the store fills in.
+
+    Writing the widget dictionaries was the larger part of saving the file: of their entries only the
+    page, the rectangle and the field name differ from widget to widget, so every other entry is formatted
+    once and its bytes reused by each widget with an equal entry.
+    """
+
+    def __init__(self, canv: Canvas) -> None:
+        super().__init__(canv)
+        self._streams: dict[tuple[Any, ...], Any] = {}
+        self._fonts: dict[str | None, tuple[str, str]] = {}
+        self._entries: dict[tuple[str, Any], _FormattedOnce] = {}
+
+    def _shared(
+        self, build: Callable[..., Any], kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        key = (kind, args, tuple(sorted(kwargs.items())))
+        try:
+            stream = self._streams.get(key)
+        except TypeError:  # a list argument (a list box's labels): built every time, as reportlab does
+            return build(*args, **kwargs)
+        if stream is None:
+            stream = self._streams[key] = build(*args, **kwargs)
+        return stream
+
+    def checkboxAP(self, *args: Any, **kwargs: Any) -> Any:
+        return self._shared(super().checkboxAP, "checkbox", args, kwargs)
+
+    def txAP(self, *args: Any, **kwargs: Any) -> Any:
+        return self._shared(super().txAP, "text", args, kwargs)
+
+    def makeFont(self, fontName: str | None) -> tuple[str, str]:
+        if fontName not in self._fonts:
+            self._fonts[fontName] = super().makeFont(fontName)
+        return self._fonts[fontName]
+
+    def checkbox(self, *args: Any, **kwargs: Any) -> None:
+        super().checkbox(*args, **kwargs)
+        self._share_entries()
+
+    def _textfield(self, *args: Any, **kwargs: Any) -> None:  # text fields, list boxes and choices
+        super()._textfield(*args, **kwargs)
+        self._share_entries()
+
+    def _share_entries(self) -> None:
+        widget = self.canv._doc.idToObject[self.fields[-1].name]  # the widget just added
+        for key, value in widget.dict.items():
+            if key in _OWN_ENTRIES:
+                continue
+            try:
+                identity = (key, _structure(value))
+            except TypeError:  # an object we do not know how to compare: written as reportlab does
+                continue
+            shared = self._entries.get(identity)
+            if shared is None:
+                shared = self._entries[identity] = _FormattedOnce(value)
+            widget.dict[key] = shared
+
+
+# The entries of a widget's dictionary that are its own: the page it is on, where, and the field name.
+_OWN_ENTRIES = frozenset({"P", "Rect", "T"})
+
+
+def _structure(value: Any) -> Any:
+    """A hashable value equal for PDF objects that write the same bytes (TypeError for other objects)."""
+    if isinstance(value, str | int | float):
+        return (type(value), value)  # True, 1 and 1.0 are equal but written differently
+    if isinstance(value, PDFObjectReference):
+        return ("ref", value.name)
+    if isinstance(value, PDFString):
+        return ("string", value.s, value.escape, value.enc)
+    if isinstance(value, PDFArray):
+        return ("array", *(_structure(v) for v in value.sequence))
+    if isinstance(value, PDFDictionary):
+        return ("dict", *sorted((k, _structure(v)) for k, v in value.dict.items()))
+    raise TypeError(type(value).__name__)
+
+
+class _FormattedOnce(PDFObject):  # type: ignore[misc]  # reportlab has no type hints
+    """A PDF value whose bytes are computed at the first write and reused: references are numbered when
+    made and report PDFs are not encrypted, so they are the same wherever the value appears."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.formatted: bytes | None = None
+
+    def format(self, document: Any) -> bytes:
+        if self.formatted is None:
+            self.formatted = pdf_format(self.value, document)
+        return self.formatted
+
+
+class _ReportCanvas(Canvas):  # type: ignore[misc]  # reportlab has no type hints
+    @property
+    def acroForm(self) -> SharedAppearanceForm:
+        # reportlab's own property builds a plain AcroForm on first use; the catalog entry is how it
+        # attaches the form to the document.
+        form = self.__dict__.get("AcroForm")
+        if form is None:
+            form = self.AcroForm = self._doc._catalog.AcroForm = SharedAppearanceForm(self)
+        return form
+
+
 # --- paged canvas ----------------------------------------------------------------------------------------
 
 PageDecorator = Callable[["PagedCanvas"], None]
@@ -197,9 +313,10 @@ PageDecorator = Callable[["PagedCanvas"], None]
 class PagedCanvas:
     """A reportlab canvas with a vertical cursor.
 
-    `ensure(height)` starts a new page when the next block does not fit above the footer; every finished page
-    gets the footer sentence and "Page N of M". The page total is known only after layout, so callers draw
-    twice (`render_two_pass`): the first pass counts pages, the second writes the file.
+    `ensure(height)` starts a new page when the next block does not fit above the footer; every page gets
+    the footer sentence and "Page N of M". The document is laid out once: each page ends by placing a form
+    XObject of its own footer, and `finish` defines those forms once the page count is known (a PDF may
+    refer to a form defined later in the file).
     """
 
     def __init__(
@@ -208,18 +325,16 @@ class PagedCanvas:
         *,
         title: str,
         footer_text: str,
-        total_pages: int | None,
         author: str = "TSV CRM",
         subject: str = "",
     ) -> None:
         register_fonts()
-        self.canvas = Canvas(target, pagesize=A4, pageCompression=1)
+        self.canvas = _ReportCanvas(target, pagesize=A4, pageCompression=1)
         self.canvas.setTitle(title)
         self.canvas.setAuthor(author)
         self.canvas.setSubject(subject)
         self.canvas.setCreator("TSV CRM reports (reportlab)")
         self.footer_text = footer_text
-        self.total_pages = total_pages
         self.page = 1
         self.y = CONTENT_TOP
         # Called after each automatic page break (e.g. to repeat a section title and column header).
@@ -239,19 +354,26 @@ class PagedCanvas:
         return True
 
     def new_page(self) -> None:
-        self._draw_footer()
-        self.canvas.showPage()
+        self._end_page()
         self.page += 1
         self.y = CONTENT_TOP
 
     def finish(self) -> int:
-        """Footer on the last page, write the file; returns the page count."""
-        self._draw_footer()
-        self.canvas.showPage()
+        """Footer on the last page, every page's footer, write the file; returns the page count."""
+        self._end_page()
+        total = self.page
+        for number in range(1, total + 1):
+            self.canvas.beginForm(_footer_form(number))
+            self._draw_footer(number, total)
+            self.canvas.endForm()
         self.canvas.save()
-        return self.page
+        return total
 
-    def _draw_footer(self) -> None:
+    def _end_page(self) -> None:
+        self.canvas.doForm(_footer_form(self.page))
+        self.canvas.showPage()
+
+    def _draw_footer(self, number: int, total: int) -> None:
         c = self.canvas
         c.saveState()
         c.setStrokeColor(RULE)
@@ -259,7 +381,7 @@ class PagedCanvas:
         c.line(MARGIN, FOOTER_RULE_Y, PAGE_WIDTH - MARGIN, FOOTER_RULE_Y)
         c.setFillColor(FOOTER)
         c.setFont(FONT, 8)
-        page_label = f"Page {self.page} of {self.total_pages if self.total_pages else self.page}"
+        page_label = f"Page {number} of {total}"
         page_width = text_width(page_label, FONT, 8)
         c.drawRightString(PAGE_WIDTH - MARGIN, FOOTER_BASELINE, page_label)
         footer = fit_text(self.footer_text, FONT, 8, CONTENT_WIDTH - 2 * (page_width + 12))
@@ -292,24 +414,23 @@ class PagedCanvas:
         self.y -= space_after
 
 
-def render_two_pass(draw: Callable[[PagedCanvas], None], path: Path, **canvas_args: Any) -> int:
-    """Lay the document out once to count pages, then write it with "Page N of M"; returns the page count.
+def render_pdf(draw: Callable[[PagedCanvas], None], path: Path, **canvas_args: Any) -> int:
+    """Draw the document and write it to `path`; returns the page count.
 
     The file is written beside its final name and moved into place, so a failed render never leaves a
     half-written PDF.
     """
-    counter = PagedCanvas(io.BytesIO(), total_pages=None, **canvas_args)
-    draw(counter)
-    total = counter.finish()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        writer = PagedCanvas(str(partial), total_pages=total, **canvas_args)
+        writer = PagedCanvas(str(partial), **canvas_args)
         draw(writer)
         pages = writer.finish()
-        if pages != total:
-            raise RuntimeError(f"layout is not deterministic: {total} pages counted, {pages} written")
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-    return total
+    return pages
+
+
+def _footer_form(page: int) -> str:
+    return f"page_footer_{page}"

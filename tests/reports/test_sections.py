@@ -27,14 +27,14 @@ from crm_core.reports.sections import (
     titled_table,
     undelivered_list,
 )
-from crm_core.reports.styles import PagedCanvas, render_two_pass
+from crm_core.reports.styles import PagedCanvas, render_pdf
 
 Draw = Callable[[PagedCanvas], None]
 
 
 def render(tmp_path: Path, draw: Draw) -> Path:
     path = tmp_path / "sections.pdf"
-    render_two_pass(draw, path, title="t", footer_text="Section test footer")
+    render_pdf(draw, path, title="t", footer_text="Section test footer")
     return path
 
 

@@ -28,7 +28,7 @@ from crm_core.reports.sections import (
     titled_table,
     undelivered_list,
 )
-from crm_core.reports.styles import PagedCanvas, render_two_pass
+from crm_core.reports.styles import PagedCanvas, render_pdf
 
 FOOTER_SENTENCE = "TSV Store Performance Report • Automated dashboard insights • {date}"
 
@@ -52,7 +52,7 @@ def undelivered_caption(ctx: DailyReportContext) -> str:
 
 def render_daily_pdf(context: DailyReportContext, path: Path) -> Path:
     """Write the store's daily PDF to `path` (replacing an earlier one atomically) and return the path."""
-    render_two_pass(
+    render_pdf(
         lambda pc: draw_daily(pc, context),
         path,
         title=f"Store Daily Report - {context.store_name}",

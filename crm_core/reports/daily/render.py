@@ -67,4 +67,5 @@ async def render_store_reports(
         doc_date=report_date,
         run_id=run_id,
         logger=logger,
+        workers=settings.report_workers,
     )

@@ -51,7 +51,7 @@ from crm_core.reports.sections import (
     titled_table,
     undelivered_list,
 )
-from crm_core.reports.styles import PagedCanvas, colour, render_two_pass
+from crm_core.reports.styles import PagedCanvas, colour, render_pdf
 
 _TITLES = {"week": "Weekly", "month": "Monthly"}
 FOOTER_SENTENCE = "TSV {title} Store Performance Report • {period}"
@@ -78,7 +78,7 @@ def period_report_path(reports_dir: Path, period: Period, store_code: str) -> Pa
 def render_period_pdf(report: PeriodReport, path: Path) -> Path:
     """Write the report's PDF to `path` (replacing an earlier one atomically) and return the path."""
     title = _TITLES[report.period.kind]
-    render_two_pass(
+    render_pdf(
         lambda pc: draw_period(pc, report),
         path,
         title=f"Store {title} Report - {report.store_name}",

@@ -106,6 +106,7 @@ async def render_period_reports(
         doc_date=period.end,
         run_id=run_id,
         logger=logger,
+        workers=settings.report_workers,
     )
 
 
