@@ -267,6 +267,6 @@ async def test_a_database_that_stays_down_fails_each_store_report_after_one_roun
     finally:
         await engine.dispose()
     assert [(o.store_code, o.status) for o in result.outcomes] == [("A668", "error"), ("A817", "error")]
-    assert all(o.message.startswith("store report failed: ") for o in result.outcomes)
+    assert all(o.message.startswith("report data could not be loaded: ") for o in result.outcomes)
     retried = [e["store_code"] for e in logger.events if "store report retried" in e["message"]]
     assert retried == ["A668", "A668"]  # the pauses are spent once, not once per store
