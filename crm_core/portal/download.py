@@ -30,11 +30,12 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from crm_core.exports import ExportSpec, enabled_exports
+from crm_core.fsutil import private_dir, write_atomic
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.portal.config import PHASE, PortalConfig
 from crm_core.portal.dashboard_parser import DashboardFigures, parse_dashboard
 from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, via_request
-from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv, write_atomic
+from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv
 from crm_core.portal.session import LoginFailed, PortalSession, load_storage_state, open_browser
 from crm_core.settings import Settings
 from crm_core.status import Status
@@ -313,7 +314,7 @@ async def download_all(
     stores = sorted({s.strip().upper() for s in stores if s.strip()})
     result = DownloadResult(report_date)
     started = time.perf_counter()
-    config.downloads.mkdir(parents=True, exist_ok=True)
+    private_dir(config.downloads)
     logger.event(
         PHASE,
         "info",

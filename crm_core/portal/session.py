@@ -23,6 +23,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from crm_core.errors import CrmError, PermanentError, TransientError
+from crm_core.fsutil import private_dir, write_atomic
 from crm_core.json_logger import EventLogger, describe_exception, redact_text
 from crm_core.portal.config import (
     CARD_XPATH,
@@ -33,7 +34,6 @@ from crm_core.portal.config import (
     PortalConfig,
 )
 from crm_core.portal.detect import is_login_page, looks_like_login, reports_login_error, same_origin
-from crm_core.portal.files import write_atomic
 from crm_core.settings import ConfigError, Settings
 
 
@@ -79,8 +79,7 @@ def _clean_cookie(cookie: dict[str, Any]) -> dict[str, Any]:
 
 async def save_storage_state(context: BrowserContext, path: Path) -> None:
     state = await context.storage_state()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(path, json.dumps(state).encode(), mode=0o600)
+    write_atomic(path, json.dumps(state).encode())
 
 
 # --- browser ---------------------------------------------------------------------------------------------
@@ -279,12 +278,14 @@ class PortalSession:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         who = self.config.username or "unknown"
         base = self.config.artifacts / f"{prefix}_{who}_{stamp}"
-        base.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(base.parent)
         try:
             password = page.locator("input[type='password']")
             for i in range(await password.count()):
                 await password.nth(i).fill("")
-            await page.screenshot(path=str(base.with_suffix(".png")), full_page=True, mask=[password])
+            # Taken as bytes: a path given to Playwright would be written with the umask's mode.
+            shot = await page.screenshot(full_page=True, mask=[password])
+            write_atomic(base.with_suffix(".png"), shot)
             html = redact_text(await page.content())
             if self.config.password:
                 html = html.replace(self.config.password, "***")

@@ -11,7 +11,7 @@ import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
@@ -21,6 +21,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
+
+from crm_core.fsutil import atomic_writer
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 
@@ -204,7 +206,7 @@ class PagedCanvas:
 
     def __init__(
         self,
-        target: str | io.BytesIO,
+        target: str | BinaryIO,
         *,
         title: str,
         footer_text: str,
@@ -301,15 +303,10 @@ def render_two_pass(draw: Callable[[PagedCanvas], None], path: Path, **canvas_ar
     counter = PagedCanvas(io.BytesIO(), total_pages=None, **canvas_args)
     draw(counter)
     total = counter.finish()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        writer = PagedCanvas(str(partial), total_pages=total, **canvas_args)
+    with atomic_writer(path) as fh:  # private (0600) and never seen half-written
+        writer = PagedCanvas(fh, total_pages=total, **canvas_args)
         draw(writer)
         pages = writer.finish()
         if pages != total:
             raise RuntimeError(f"layout is not deterministic: {total} pages counted, {pages} written")
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
     return total
