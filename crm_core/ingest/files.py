@@ -24,6 +24,7 @@ from crm_core.ingest.audit import BucketOutcome
 from crm_core.ingest.bucket import failed_bucket, process_bucket
 from crm_core.json_logger import EventLogger
 from crm_core.settings import ConfigError, Settings
+from crm_core.store_codes import normalise_store_code
 
 _STORE_IN_NAME = re.compile(r"^([A-Za-z]+[0-9]+)-")
 _ROWS_SCANNED = 200
@@ -63,6 +64,10 @@ def files_by_store(spec: ExportSpec, files: list[Path]) -> dict[str, Path]:
         store = infer_store(spec, path)
         if store is None:
             raise ConfigError(f"{path.name}: cannot tell its store (no store_code value, name not <CODE>-…)")
+        try:
+            store = normalise_store_code(store)  # it names a file in the work folder
+        except ConfigError as exc:
+            raise ConfigError(f"{path.name}: {exc}") from None
         if store in by_store:
             raise ConfigError(f"{path.name}: a second file for store {store} (first: {by_store[store].name})")
         by_store[store] = path

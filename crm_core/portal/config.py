@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from crm_core.portal.detect import same_origin
 from crm_core.settings import ConfigError, Settings
+from crm_core.store_codes import checked_store_code
 
 PHASE = "download"
 CHROMIUM_ARGS = (
@@ -111,4 +112,4 @@ class PortalConfig:
         ) == self.home_path.rstrip("/")
 
     def dashboard_url(self, store_code: str) -> str:
-        return self.tms_origin + self.dashboard_path.format(store_code=store_code)
+        return self.tms_origin + self.dashboard_path.format(store_code=checked_store_code(store_code))

@@ -9,7 +9,6 @@ never another loop.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -24,6 +23,7 @@ from crm_core.db.models import Document
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.periods import Period, PeriodKind
 from crm_core.status import Status
+from crm_core.store_codes import checked_file_code
 
 PHASE = "report"
 DOC_SUBTYPE = "pipeline_report"
@@ -42,8 +42,8 @@ Renderer = Callable[[C, Path], object]
 
 
 def safe_store_code(store_code: str) -> str:
-    """The store code upper-cased and made safe as a file name."""
-    return re.sub(r"[^A-Z0-9_-]", "_", store_code.strip().upper()) or "UNKNOWN"
+    """The store code upper-cased, refused unless it is a valid code (or ALL): a code is a file name."""
+    return checked_file_code(store_code.strip().upper())
 
 
 def report_pdf_path(reports_dir: Path, kind: str, period_end: date, store_code: str, label: str) -> Path:

@@ -37,7 +37,9 @@ def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: 
             text=True,
             timeout=300,
             check=False,
-            preexec_fn=lambda: os.umask(0o022),  # the usual umask: the product must not rely on a stricter one
+            preexec_fn=lambda: os.umask(
+                0o022
+            ),  # the usual umask: the product must not rely on a stricter one
         )
 
     first = demo()

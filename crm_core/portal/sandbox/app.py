@@ -30,9 +30,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from crm_core.dashboard import SECTIONS, Metric, metrics_of
-from crm_core.db.stores import STORE_CODE_RE
 from crm_core.portal.sandbox import data
 from crm_core.portal.sandbox.faults import Fault, FaultBoard, FaultSpecError
+from crm_core.store_codes import STORE_CODE_RE
 
 PORTAL_COOKIE = "ci_session"
 TMS_COOKIE = "tms_session"
@@ -75,6 +75,9 @@ class SandboxState:
     otp_pending: set[str] = field(default_factory=set)
     tms_sessions: set[str] = field(default_factory=set)
     handoff_tokens: dict[str, str] = field(default_factory=dict)
+    # Required by the control endpoints (faults, expiry, config): another local user or a web page in a
+    # browser must not be able to switch the simulator's behaviour.
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, key: str) -> None:
@@ -331,7 +334,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _store_of(request: Request) -> str | None:
     code = request.query_params.get("store_code", "").strip().upper()
-    return code if STORE_CODE_RE.match(code) else None
+    return code if STORE_CODE_RE.fullmatch(code) else None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -354,6 +357,26 @@ def _with_faults(state: SandboxState, endpoint: str | Callable[[Request], str], 
             return Response(f"HTTP {code}", status_code=code, headers=headers, media_type="text/plain")
         if state.faults.take("empty", store, name):
             return Response(b"", media_type="text/csv")
+        return await handler(request)
+
+    return wrapped
+
+
+CONTROL_HEADER = "X-Sandbox-Token"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def _control(state: SandboxState, handler: Handler) -> Handler:
+    """A control endpoint: the start-up token in `X-Sandbox-Token` and a loopback Host header (so a page
+    of another site, through DNS rebinding, cannot reach it either); 403 otherwise."""
+
+    async def wrapped(request: Request) -> Response:
+        host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+        token = request.headers.get(CONTROL_HEADER, "")
+        if host not in _LOOPBACK_HOSTS:
+            return JSONResponse({"error": "Host must be 127.0.0.1 or localhost"}, status_code=403)
+        if not secrets.compare_digest(token.encode(), state.control_token.encode()):
+            return JSONResponse({"error": f"missing or wrong {CONTROL_HEADER}"}, status_code=403)
         return await handler(request)
 
     return wrapped
@@ -457,10 +480,10 @@ def portal_app(state: SandboxState) -> Starlette:
             Route("/home/otp", otp, methods=["GET", "POST"]),
             Route("/home", _with_faults(state, "home", home)),
             Route("/", lambda r: RedirectResponse("/home", status_code=302)),
-            Route("/__sandbox/state", admin_state),
-            Route("/__sandbox/faults", admin_faults, methods=["POST", "DELETE"]),
-            Route("/__sandbox/expire", admin_expire, methods=["POST"]),
-            Route("/__sandbox/config", admin_config, methods=["POST"]),
+            Route("/__sandbox/state", _control(state, admin_state)),
+            Route("/__sandbox/faults", _control(state, admin_faults), methods=["POST", "DELETE"]),
+            Route("/__sandbox/expire", _control(state, admin_expire), methods=["POST"]),
+            Route("/__sandbox/config", _control(state, admin_config), methods=["POST"]),
         ]
     )
 
