@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     portal_headless: bool = True
     portal_concurrency: int = Field(default=2, ge=1, le=16)
     portal_nav_timeout_ms: int = Field(default=90_000, ge=1_000)
+    portal_max_export_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="largest export kept, in bytes after decompression"
+    )
     portal_login_path: str = "/home/login"
     portal_home_path: str = "/home"
     portal_dashboard_path: str = "/mis/partner_dashboard?store_code={store_code}"

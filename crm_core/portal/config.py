@@ -67,6 +67,7 @@ class PortalConfig:
     # A server's Retry-After is honoured up to this (ours alone never waits more than max_backoff_s).
     max_retry_after_s: float = 300.0
     rate_limit_retries: int = 3
+    max_export_bytes: int = 200 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> PortalConfig:
@@ -89,6 +90,7 @@ class PortalConfig:
             "downloads": settings.downloads_path,
             "artifacts": settings.artifacts_path,
             "chromium": settings.chromium_executable(),
+            "max_export_bytes": settings.portal_max_export_bytes,
             # No single wait may exceed the configured navigation budget.
             "timeouts": Timeouts(
                 **{name: min(nav, ms) for name, ms in asdict(Timeouts()).items()} | {"nav": nav}

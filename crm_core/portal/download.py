@@ -30,12 +30,12 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from crm_core.exports import ExportSpec, enabled_exports
-from crm_core.fsutil import private_dir, write_atomic
+from crm_core.fsutil import private_dir
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.portal.config import PHASE, PortalConfig
 from crm_core.portal.dashboard_parser import DashboardFigures, parse_dashboard
-from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, via_request
-from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv
+from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, via_stream
+from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv_stream
 from crm_core.portal.session import LoginFailed, PortalSession, load_storage_state, open_browser
 from crm_core.settings import Settings
 from crm_core.status import Status
@@ -223,19 +223,24 @@ class StoreWorker:
         an error: the other stores and exports go on."""
         target = Target(store_code, "CSV", {"bucket": spec.bucket})
 
+        path = self.config.downloads / spec.file_name(store_code)
+
         async def validate(reply: Reply) -> tuple[Reply, CheckedCsv]:
-            if reply.status != 200:  # only a 200 carries the CSV
+            if reply.status != 200 or reply.file is None:  # only a 200 carries the CSV
                 raise FetchFailed(f"HTTP {reply.status}")
             if not reply.body.strip():
                 raise FetchFailed("empty body")
             try:
-                return reply, check_csv(reply.body, spec)
+                with reply.file.tmp.open("rb") as fh:
+                    return reply, check_csv_stream(fh, spec)
             except InvalidExport as exc:
                 raise FetchFailed(f"invalid file: {exc.reason}", refetch=exc.transient) from None
 
-        send = via_request(self.session, self.config.tms_origin + spec.url(store_code))
+        send = via_stream(self.session, self.config.tms_origin + spec.url(store_code), path)
         try:
             reply, checked = await fetch(self.session, self.page, target, send, validate)
+            assert reply.file is not None  # validate refuses a reply without one
+            reply.file.commit()
         except FetchFailed as exc:
             self.logger.event(
                 PHASE,
@@ -246,8 +251,6 @@ class StoreWorker:
                 exc=exc.exc,
             )
             return ExportResult(store_code, spec.bucket, "skipped", reason=exc.reason)
-        path = self.config.downloads / spec.file_name(store_code)
-        write_atomic(path, reply.body)
         self._note_quirks(store_code, spec, reply, checked)
         self.logger.event(
             PHASE,

@@ -153,6 +153,7 @@ class PortalSession:
         self.generation = 0
         self.login_attempted = False
         self.logged_in = False
+        self.user_agent: str | None = None  # the browser's, for requests made outside it
         self.artifacts: list[Path] = []
         self._lock = asyncio.Lock()
 

@@ -15,8 +15,9 @@ import io
 import json
 import secrets
 import threading
+import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from crm_core.dashboard import SECTIONS, Metric, metrics_of
@@ -224,7 +225,11 @@ def _dashboard_page(state: SandboxState, store: str, faults: Callable[[str], Fau
         if key in ("missed_leads", "undelivered_all", "repeat_customers", "nonpackage_all", "undelivered_u")
     )
     parts.append(f"<div class='downloads'>{links}</div>")
-    return _page(f"Dashboard {store}", "".join(parts), nav)
+    body = "".join(parts)
+    if deep := faults("deep_dashboard"):
+        depth = int(deep.value or 3000)
+        body = "<div>" * depth + body + "</div>" * depth
+    return _page(f"Dashboard {store}", body, nav)
 
 
 # --- CSV bodies -----------------------------------------------------------------------------------------
@@ -314,9 +319,70 @@ def _csv_body(key: str, day: data.StoreDay, faults: Callable[[str], Fault | None
     if faults("truncated") and rows:
         last_start = text.rstrip("\r\n").rfind("\n") + 1
         text = text[: last_start + (len(text) - last_start) // 3]
+    if long := faults("long_field"):
+        lines = text.split("\r\n")
+        cells = lines[2].split(",") if len(lines) > 3 else []
+        if cells:
+            cells[min(3, len(cells) - 1)] = "x" * int(long.value or 200_000)
+            lines[2] = ",".join(cells)
+            text = "\r\n".join(lines)
     if faults("bom"):
         text = "\ufeff" + text
     return text.encode(encoding)
+
+
+_STREAM_PIECE = 1 << 20
+
+
+def _repeated(body: bytes, size: int) -> Iterator[bytes]:
+    """`body`'s header, then its rows again and again up to about `size` bytes: a large valid CSV made
+    on the fly (the simulator never holds it)."""
+    header, _, rows = body.partition(b"\r\n")
+    rows = rows or b"\r\n"
+    block = rows * max(1, _STREAM_PIECE // len(rows))
+    yield header + b"\r\n"
+    sent = len(header) + 2
+    while sent < size:
+        piece = block[: size - sent] if size - sent < len(block) else block
+        cut = piece.rfind(b"\r\n") + 2 if piece is not block else len(piece)
+        if cut <= 1:
+            return
+        yield piece[:cut]
+        sent += cut
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header
+    for chunk in chunks:
+        if out := compressor.compress(chunk):
+            yield out
+    yield compressor.flush()
+
+
+def _large_response(
+    body: bytes, faults: Callable[[str], Fault | None], headers: dict[str, str]
+) -> Response | None:
+    """The `big`, `big_chunked` and `gzip_bomb` faults: a body streamed, never built in memory."""
+    if big := faults("big") or faults("big_chunked"):
+        size = int(big.value or 300_000_000)
+        if big.name == "big":
+            length = sum(len(piece) for piece in _repeated(body, size))
+            headers = {**headers, "Content-Length": str(length)}
+        return StreamingResponse(_iterate(_repeated(body, size)), media_type="text/csv", headers=headers)
+    if bomb := faults("gzip_bomb"):
+        size = int(bomb.value or 1_500_000_000)
+        return StreamingResponse(
+            _iterate(_gzipped(_repeated(body, size))),
+            media_type="text/csv",
+            headers={**headers, "Content-Encoding": "gzip"},
+        )
+    return None
+
+
+async def _iterate(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        await asyncio.sleep(0)  # let the other requests of the event loop through
 
 
 # --- apps ----------------------------------------------------------------------------------------------
@@ -556,14 +622,11 @@ def tms_app(state: SandboxState) -> Starlette:
         if state.faults.take("evil_filename", store, key):
             suggested = f"../../../../tmp/{suggested}"
         state.count(f"csv:{key}")
-        return Response(
-            body,
-            media_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{suggested}"; '
-                f"filename*=UTF-8''{quote(suggested)}"
-            },
-        )
+        headers = {
+            "Content-Disposition": f"attachment; filename=\"{suggested}\"; filename*=UTF-8''{quote(suggested)}"
+        }
+        large = _large_response(body, lambda name: state.faults.take(name, store, key), headers)
+        return large or Response(body, media_type="text/csv", headers=headers)
 
     async def anything(request: Request) -> Response:
         if (blocked := gate(request, "other")) is not None:
