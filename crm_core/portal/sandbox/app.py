@@ -622,9 +622,8 @@ def tms_app(state: SandboxState) -> Starlette:
         if state.faults.take("evil_filename", store, key):
             suggested = f"../../../../tmp/{suggested}"
         state.count(f"csv:{key}")
-        headers = {
-            "Content-Disposition": f"attachment; filename=\"{suggested}\"; filename*=UTF-8''{quote(suggested)}"
-        }
+        disposition = f"attachment; filename=\"{suggested}\"; filename*=UTF-8''{quote(suggested)}"
+        headers = {"Content-Disposition": disposition}
         large = _large_response(body, lambda name: state.faults.take(name, store, key), headers)
         return large or Response(body, media_type="text/csv", headers=headers)
 
