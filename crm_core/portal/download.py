@@ -36,7 +36,14 @@ from crm_core.portal.config import PHASE, PortalConfig
 from crm_core.portal.dashboard_parser import DashboardFigures, parse_dashboard
 from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, via_stream
 from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv_stream
-from crm_core.portal.session import LoginFailed, PortalSession, load_storage_state, open_browser
+from crm_core.portal.session import (
+    MAX_DOM_DEPTH,
+    LoginFailed,
+    PortalSession,
+    load_storage_state,
+    open_browser,
+    page_html,
+)
 from crm_core.settings import Settings
 from crm_core.status import Status
 
@@ -165,6 +172,7 @@ class StoreWorker:
     async def run_store(self, store_code: str) -> StoreResult:
         result = StoreResult(store_code)
         started = time.perf_counter()
+        self.page = await self.session.usable(self.page)  # an earlier store's page may have crashed
         result.figures = await self.scrape(store_code)
         for spec in self.specs:
             result.exports[spec.bucket] = await self.fetch_export(store_code, spec)
@@ -189,13 +197,19 @@ class StoreWorker:
         target = Target(store_code, "dashboard", {"export": "dashboard"}, retry_level="info")
 
         async def parse(_reply: Reply) -> DashboardFigures:
-            return parse_dashboard(await self.page.content(), store_code)
+            html = await page_html(self.page)
+            if html is None:
+                raise FetchFailed(f"page nested more than {MAX_DOM_DEPTH} elements deep; not read")
+            return parse_dashboard(html, store_code)
 
         send = via_page(self.session, self.page, self.config.dashboard_url(store_code))
         try:
             figures = await fetch(self.session, self.page, target, send, parse)
         except FetchFailed as exc:
-            self._warn(store_code, f"dashboard not scraped: {exc.reason}", exc=exc.exc)
+            reason = (
+                "the page crashed while rendering it" if self.session.is_crashed(self.page) else exc.reason
+            )
+            self._warn(store_code, f"dashboard not scraped: {reason}", exc=exc.exc)
             return None
         for warning in figures.warnings:
             self._warn(store_code, warning)
@@ -396,5 +410,4 @@ async def _work(worker: StoreWorker, queue: asyncio.Queue[str], result: Download
         except Exception as exc:  # one store's surprise never stops the others
             worker.logger.event(PHASE, "warn", "store download failed", store_code=code, exc=exc)
             result.stores[code] = StoreResult(code, "failed", describe_exception(exc))
-            if worker.page.is_closed():
-                worker.page = await worker.session.context.new_page()
+            worker.page = await worker.session.usable(worker.page)

@@ -214,6 +214,7 @@ def via_stream(session: PortalSession, url: str, dest: Path) -> Send:
                                 target.abort()
                                 return Reply(status, reply_headers, head, shows_login=True)
                 decoder.finish()
+                target.file.flush()  # the checks read the file by its name
             except BaseException:
                 target.abort()
                 raise

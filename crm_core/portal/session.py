@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,30 @@ async def save_storage_state(context: BrowserContext, path: Path) -> None:
 
 # --- browser ---------------------------------------------------------------------------------------------
 
+# Chromium's HTML parser itself never nests deeper than 512 elements; only a script builds a deeper DOM,
+# and serialising one thousands of levels deep crashes the renderer.
+MAX_DOM_DEPTH = 512
+_DOM_DEPTH_JS = """(limit) => {
+  const stack = [[document.documentElement, 1]];
+  let deepest = 0;
+  while (stack.length) {
+    const [element, depth] = stack.pop();
+    if (!element) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of element.children) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}"""
+
+
+async def page_html(page: Page) -> str | None:
+    """The page's HTML, or None when its DOM is nested deeper than `MAX_DOM_DEPTH` (measured without
+    recursion first, since serialising such a page would crash it)."""
+    if int(await page.evaluate(_DOM_DEPTH_JS, MAX_DOM_DEPTH)) > MAX_DOM_DEPTH:
+        return None
+    return await page.content()
+
 
 CHROMIUM_MISSING = (
     "Chromium not found ({why}): install Debian's chromium (apt-get install chromium) "
@@ -154,11 +179,27 @@ class PortalSession:
         self.login_attempted = False
         self.logged_in = False
         self.user_agent: str | None = None  # the browser's, for requests made outside it
+        # Pages whose renderer crashed (a hostile page can do that): replaced, never reused.
+        self._crashed: weakref.WeakSet[Page] = weakref.WeakSet()
+        context.on("page", lambda page: page.once("crash", self._crashed.add))
         self.artifacts: list[Path] = []
         self._lock = asyncio.Lock()
 
+    def is_crashed(self, page: Page) -> bool:
+        return page in self._crashed
+
+    async def usable(self, page: Page) -> Page:
+        """`page`, or a fresh page of the context when it was closed or its renderer crashed."""
+        if not page.is_closed() and not self.is_crashed(page):
+            return page
+        with contextlib.suppress(PlaywrightError):
+            await page.close()
+        return await self.context.new_page()
+
     async def page_shows_login(self, page: Page) -> bool:
-        html = await page.content()
+        html = await page_html(page)
+        if html is None:
+            return False  # a login page is a plain form, never nested this deep
         return is_login_page(
             page.url,
             html,
@@ -323,10 +364,22 @@ class PortalSession:
         tms: Page = new_page.result() if new_page in done and not new_page.exception() else page
         if tms is page and (same_tab.exception() if same_tab in done else None):
             raise PortalUnavailable("tracker card opened neither a new tab nor the TMS")
-        await tms.wait_for_load_state("domcontentloaded")
+        try:
+            await tms.wait_for_load_state("domcontentloaded")
+            shows_login = await self.page_shows_login(tms)
+        except PlaywrightError as exc:
+            if not (self.is_crashed(tms) or "crash" in str(exc).lower()):
+                raise
+            # The hand-off set the TMS session before its landing page crashed: go on with a fresh page;
+            # a login page on the way would be noticed, and refreshed, by the next fetch.
+            self.logger.event(PHASE, "warn", "TMS landing page crashed; continuing on a fresh page")
+            self._crashed.add(tms)
+            if tms is not page:
+                await page.close()
+            return await self.usable(tms)
         if tms is not page:
             await page.close()
-        if await self.page_shows_login(tms):
+        if shows_login:
             await self.fail_login(tms, "tms_handoff", "TMS refused the tracker hand-off (not logged in)")
         self.logger.event(PHASE, "info", "TMS session established", new_tab=tms is not page)
         return tms
