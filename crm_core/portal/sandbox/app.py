@@ -326,11 +326,11 @@ def _csv_body(key: str, day: data.StoreDay, faults: Callable[[str], Fault | None
         last_start = text.rstrip("\r\n").rfind("\n") + 1
         text = text[: last_start + (len(text) - last_start) // 3]
     if long := faults("long_field"):
-        lines = text.split("\r\n")
-        cells = lines[2].split(",") if len(lines) > 3 else []
+        lines = text.split("\r\n")  # the last item is the empty one after the final line break
+        cells = lines[-2].split(",") if len(lines) > 2 else []
         if cells:
             cells[min(3, len(cells) - 1)] = "x" * int(long.value or 200_000)
-            lines[2] = ",".join(cells)
+            lines[-2] = ",".join(cells)
             text = "\r\n".join(lines)
     if faults("bom"):
         text = "\ufeff" + text

@@ -39,7 +39,7 @@ FAULTS: dict[str, str] = {
     "big": "CSV of about VALUE bytes (default 300000000) of repeated rows, streamed with a Content-Length",
     "big_chunked": "like big, but without a Content-Length (the size shows only while streaming)",
     "gzip_bomb": "gzip-encoded CSV inflating to VALUE bytes (default 1500000000), no Content-Length",
-    "long_field": "CSV whose second row has a value of VALUE characters (default 200000)",
+    "long_field": "CSV whose last row has a value of VALUE characters (default 200000)",
     # dashboard variants
     "missing_section": "dashboard without section VALUE (default Delivery)",
     "na_cells": "dashboard cells showing '-' and 'N/A'",
