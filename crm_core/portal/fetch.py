@@ -257,10 +257,14 @@ class _Decoder:
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost error behind an HTTP client error (ECONNREFUSED rather than "all attempts failed")."""
-    while (inner := exc.__cause__ or exc.__context__) is not None:
-        exc = inner
-    return exc
+    """The innermost OS error behind an HTTP client error (ECONNREFUSED rather than "all attempts
+    failed"); the client's own error (a ReadTimeout, say) when there is none."""
+    found, inner = exc, exc.__cause__ or exc.__context__
+    while inner is not None:
+        if isinstance(inner, OSError):
+            found = inner
+        inner = inner.__cause__ or inner.__context__
+    return found
 
 
 async def _user_agent(session: PortalSession) -> str:
