@@ -380,6 +380,7 @@ async def download_all(
             result.artifacts = session.artifacts
             result.logged_in = session.logged_in
         finally:
+            await session.close()
             with contextlib.suppress(PlaywrightError):
                 await context.close()
     result.duration_s = time.perf_counter() - started

@@ -155,8 +155,6 @@ def via_page(session: PortalSession, page: Page, url: str) -> Send:
 
 SNIFF_BYTES = 4096
 STREAM_CHUNK = 1 << 16
-# Browsers' cookies go along; only encodings we decompress ourselves (bounded) are accepted.
-ACCEPT_ENCODING = "gzip, deflate"
 
 
 class TooLarge(FetchFailed):
@@ -175,15 +173,8 @@ def via_stream(session: PortalSession, url: str, dest: Path) -> Send:
         )
 
     async def send() -> Reply:
-        jar = httpx.Cookies()
-        for cookie in await session.context.cookies():
-            jar.set(cookie["name"], cookie["value"], domain=cookie["domain"].lstrip("."), path=cookie["path"])
-        timeout = httpx.Timeout(session.config.timeouts.nav / 1000)
-        headers = {"Accept-Encoding": ACCEPT_ENCODING, "User-Agent": await _user_agent(session)}
-        async with (
-            httpx.AsyncClient(cookies=jar, timeout=timeout, follow_redirects=True, headers=headers) as client,
-            client.stream("GET", url) as response,
-        ):
+        client = await session.http()
+        async with client.stream("GET", url) as response:
             status, reply_headers = response.status_code, dict(response.headers)
             decoder = _Decoder(reply_headers.get("content-encoding", ""))
             if status != 200:  # an error page: only its first bytes matter (a login page?)
@@ -265,17 +256,6 @@ def _root_cause(exc: BaseException) -> BaseException:
             found = inner
         inner = inner.__cause__ or inner.__context__
     return found
-
-
-async def _user_agent(session: PortalSession) -> str:
-    """The browser's own User-Agent, so the portal sees one client."""
-    if session.user_agent is None:
-        page = await session.context.new_page()
-        try:
-            session.user_agent = str(await page.evaluate("navigator.userAgent"))
-        finally:
-            await page.close()
-    return session.user_agent
 
 
 def retry_after(headers: dict[str, str], fallback: float, cap: float) -> float:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -178,12 +179,40 @@ class PortalSession:
         self.generation = 0
         self.login_attempted = False
         self.logged_in = False
-        self.user_agent: str | None = None  # the browser's, for requests made outside it
+        self._http: httpx.AsyncClient | None = None  # exports are streamed outside the browser
         # Pages whose renderer crashed (a hostile page can do that): replaced, never reused.
         self._crashed: weakref.WeakSet[Page] = weakref.WeakSet()
         context.on("page", lambda page: page.once("crash", self._crashed.add))
         self.artifacts: list[Path] = []
         self._lock = asyncio.Lock()
+
+    async def http(self) -> httpx.AsyncClient:
+        """The one HTTP client of the session (its connections are reused), carrying the browser's
+        User-Agent and, from the context, its current cookies."""
+        if self._http is None:
+            page = await self.context.new_page()
+            try:
+                agent = str(await page.evaluate("navigator.userAgent"))
+            finally:
+                await page.close()
+            if self._http is None:  # another worker may have made it meanwhile
+                self._http = httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.config.timeouts.nav / 1000),
+                    follow_redirects=True,
+                    # Only encodings we inflate ourselves, a bounded piece at a time.
+                    headers={"User-Agent": agent, "Accept-Encoding": "gzip, deflate"},
+                )
+        client = self._http
+        jar = httpx.Cookies()
+        for cookie in await self.context.cookies():
+            jar.set(cookie["name"], cookie["value"], domain=cookie["domain"].lstrip("."), path=cookie["path"])
+        client.cookies = jar  # after a session refresh, the new session's cookies
+        return client
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     def is_crashed(self, page: Page) -> bool:
         return page in self._crashed

@@ -40,6 +40,7 @@ async def portal(sim: SandboxServer, tmp_path: Path) -> AsyncIterator[tuple[Port
         page = await session.start()
         session.logger.events.clear()  # each test looks only at what its requests logged
         yield session, page
+        await session.close()
         await context.close()
 
 
