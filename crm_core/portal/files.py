@@ -6,7 +6,6 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from crm_core.errors import CrmError
@@ -157,7 +156,7 @@ def _long_field_column(text: io.TextIOWrapper, line: int) -> int:
             elif ch == '"' and at_start:
                 quoted = True
             elif ch == ",":
-                column, length = column + 1, -1
+                column, length = column + 1, 0
             elif ch in "\r\n":
                 return column
             else:
@@ -167,12 +166,3 @@ def _long_field_column(text: io.TextIOWrapper, line: int) -> int:
                 return column
             i += 1
     return column
-
-
-def count_rows(path: Path) -> int:
-    """Records after the header; HTML or unreadable files count 0."""
-    data = path.read_bytes()
-    if any(sig in data[:512].decode("utf-8", "replace").lower() for sig in HTML_SIGNATURES):
-        return 0
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace")))
-    return max(0, sum(1 for r in reader if any(c.strip() for c in r)) - 1)
