@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_simulator(
+    latency: float, faults: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
     port, tms_port = free_port(), free_port()
     cmd = [
         sys.executable,
@@ -50,6 +52,8 @@ def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str]:
     cmd += ["--date", DAY.isoformat()]
     if latency:
         cmd += ["--fault", f"slow={latency}"]
+    for fault in faults or []:
+        cmd += ["--fault", fault]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

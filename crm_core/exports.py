@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from crm_core.store_codes import checked_store_code
+
 ColumnKind = Literal["text", "int", "float", "date", "bool"]
 
 
@@ -62,10 +64,10 @@ class ExportSpec:
         return tuple(c.name for c in self.columns if c.name not in self.keys)
 
     def url(self, store_code: str) -> str:
-        return self.url_template.format(sc=store_code)
+        return self.url_template.format(sc=checked_store_code(store_code))
 
     def file_name(self, store_code: str) -> str:
-        return self.file_template.format(sc=store_code)
+        return self.file_template.format(sc=checked_store_code(store_code))
 
     def merged_file_name(self, report_date: date) -> str:
         return f"merged_{self.bucket}_{report_date:%Y%m%d}.csv"

@@ -23,6 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from crm_core.fsutil import open_private_append, private_dir
+
 Status = Literal["ok", "info", "warn", "warning", "error"]
 
 EVENT_LOGGER_NAME = "crm.events"
@@ -200,7 +202,7 @@ class EventLogger:
         if not any(isinstance(f, RedactingFilter) for f in self._std.filters):
             self._std.addFilter(RedactingFilter())
         if self.file_path is not None:
-            self.file_path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.file_path.parent)
 
     def event(
         self,
@@ -241,8 +243,8 @@ class EventLogger:
             tty = _is_tty(self.stream)
             print(human_line(record, colour=True) if tty else line, file=self.stream, flush=True)
         if self.file_path is not None:
-            with self.file_path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            with open_private_append(self.file_path) as fh:
+                fh.write((line + "\n").encode("utf-8"))
         level = {"warning": logging.WARNING, "error": logging.ERROR}.get(
             normalise_status(status), logging.INFO
         )

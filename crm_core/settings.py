@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     """stores downloaded at the same time."""
     portal_nav_timeout_ms: int = Field(default=90_000, ge=1_000)
     """page navigation timeout."""
+    portal_max_export_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    """largest export kept, in bytes after decompression (a bigger one is refused, that export only)."""
     portal_login_path: str = "/home/login"
     """login page path on the portal."""
     portal_home_path: str = "/home"

@@ -51,6 +51,7 @@ READERS: dict[str, tuple[str, str]] = {
     "portal_headless": (PORTAL, "-"),
     "portal_concurrency": (PORTAL, "-"),
     "portal_nav_timeout_ms": (PORTAL, "-"),
+    "portal_max_export_bytes": (PORTAL, "-"),
     "portal_login_path": (PORTAL, "-"),
     "portal_home_path": (PORTAL, "-"),
     "portal_dashboard_path": (PORTAL, "-"),

@@ -24,6 +24,7 @@ def demo(date_: ReportDate = None) -> None:
     """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox; then the
     weekly and monthly reports of the seeded demo history."""
     from crm_core.demo import prepare_demo_database
+    from crm_core.fsutil import private_dir, tighten_home
     from crm_core.periods import daily_report_date
     from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
     from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
@@ -33,7 +34,8 @@ def demo(date_: ReportDate = None) -> None:
     day = parse_date(date_) or daily_report_date(zone=settings.zone)
     run_async(require_chromium(settings))  # before the database, the simulator and Prefect
     os.environ.setdefault("JSON_LOG_FILE", str(settings.home / "logs" / "events.ndjson"))
-    Path(os.environ["JSON_LOG_FILE"]).parent.mkdir(parents=True, exist_ok=True)
+    tighten_home(settings.home)
+    private_dir(Path(os.environ["JSON_LOG_FILE"]).parent)
     added = run_async(prepare_demo_database(settings, history_before=day))
     out.print(shown(f"database  {settings.db_url_redacted}"), highlight=False)
     for line in added:

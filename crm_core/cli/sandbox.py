@@ -46,7 +46,7 @@ def serve(
         fail(str(exc))
     dashboard_date = parse_date(date_)
 
-    from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
+    from crm_core.portal.sandbox.app import CONTROL_HEADER, DEMO_PASSWORD, DEMO_USERNAME
     from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
 
     try:
@@ -63,7 +63,8 @@ def serve(
     out.print(f"export PORTAL_BASE_URL={server.portal_origin} PORTAL_TMS_URL={server.tms_origin}")
     out.print(f"export PORTAL_USERNAME={DEMO_USERNAME} PORTAL_PASSWORD={DEMO_PASSWORD}")
     out.print(
-        f"\nadmin: POST {server.portal_origin}/__sandbox/faults "
+        f"\nadmin (header {CONTROL_HEADER}: {server.state.control_token}):\n"
+        f"  POST {server.portal_origin}/__sandbox/faults "
         '{"spec": "status@A668/missed_leads=429#1"}, POST /__sandbox/expire?scope=tms|all, '
         'POST /__sandbox/config {"date": "YYYY-MM-DD"}, GET /__sandbox/state'
     )

@@ -107,8 +107,9 @@ def parse_month(text: str | None, option: str = "--month") -> str | None:
 
 def parse_stores(text: str | None, option: str = "--stores") -> list[str] | None:
     """Comma-separated store codes, trimmed and upper-cased; None when none are given."""
-    from crm_core.db.stores import normalise_store_code, parse_store_codes
+    from crm_core.db.stores import parse_store_codes
     from crm_core.settings import ConfigError
+    from crm_core.store_codes import normalise_store_code
 
     try:
         codes = parse_store_codes(text)

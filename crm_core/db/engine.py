@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crm_core.errors import TransientError, driver_code, is_transient
+from crm_core.fsutil import create_private
 from crm_core.json_logger import describe_exception
 from crm_core.settings import ConfigError, Settings
 
@@ -22,7 +23,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives its journal and WAL files the database file's mode: create that one private.
+            create_private(Path(parsed.database).expanduser())
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -12,20 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_core.db.models import NotificationProfile, NotificationRecipient, Pipeline, StoreMaster
 from crm_core.settings import ConfigError
+from crm_core.store_codes import normalise_store_code
 from crm_core.text import refuse_control_characters
 
-STORE_CODE_RE = re.compile(r"^[A-Z]{1,3}\d{1,5}$")
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 SEND_AS = ("to", "cc", "bcc")
 ENVS = ("any", "dev", "prod", "local")
-
-
-def normalise_store_code(code: str) -> str:
-    """Store codes are trimmed and upper-cased everywhere; anything else is refused."""
-    normalised = code.strip().upper()
-    if not STORE_CODE_RE.match(normalised):
-        raise ConfigError(f"store code {code!r} is not valid (letters then digits, e.g. A668)")
-    return normalised
 
 
 def parse_store_codes(stores: str | Sequence[str] | None) -> list[str] | None:

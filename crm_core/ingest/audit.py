@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from crm_core.ingest.inert import make_inert
 from crm_core.ingest.load import IngestResult
 from crm_core.ingest.merge import MergeResult
 from crm_core.json_logger import EventLogger
@@ -172,6 +173,8 @@ def audit_and_cleanup(
         )
     files = [p for p in _bucket_files(merge, ingest) if p.exists()]
     if verdict != "ok":
+        if merge.merged_path in files:  # kept for people now; nothing reads it back
+            make_inert(merge.merged_path, logger, bucket=merge.bucket)
         outcome.files_kept = [str(p) for p in files]
         if logger is not None:
             logger.event(

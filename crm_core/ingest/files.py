@@ -19,10 +19,12 @@ from typing import Any
 from crm_core.db.engine import open_engine
 from crm_core.errors import TransientError
 from crm_core.exports import ExportSpec, normalise_header
+from crm_core.fsutil import atomic_writer, private_dir
 from crm_core.ingest.audit import BucketOutcome
 from crm_core.ingest.bucket import failed_bucket, process_bucket
 from crm_core.json_logger import EventLogger
 from crm_core.settings import ConfigError, Settings
+from crm_core.store_codes import normalise_store_code
 
 _STORE_IN_NAME = re.compile(r"^([A-Za-z]+[0-9]+)-")
 _ROWS_SCANNED = 200
@@ -62,6 +64,10 @@ def files_by_store(spec: ExportSpec, files: list[Path]) -> dict[str, Path]:
         store = infer_store(spec, path)
         if store is None:
             raise ConfigError(f"{path.name}: cannot tell its store (no store_code value, name not <CODE>-…)")
+        try:
+            store = normalise_store_code(store)  # it names a file in the work folder
+        except ConfigError as exc:
+            raise ConfigError(f"{path.name}: {exc}") from None
         if store in by_store:
             raise ConfigError(f"{path.name}: a second file for store {store} (first: {by_store[store].name})")
         by_store[store] = path
@@ -80,13 +86,18 @@ class FilesOutcome:
 def copy_to_work_dir(by_store: dict[str, Path], work_dir: Path) -> dict[str, Path]:
     """Each store's file copied into `work_dir` under its own name (prefixed by the store when two names
     collide)."""
-    work_dir.mkdir(parents=True, exist_ok=False)
+    if work_dir.exists():
+        raise FileExistsError(f"work folder {work_dir.name} already exists")
+    private_dir(work_dir)
     copies: dict[str, Path] = {}
     names: set[str] = set()
     for store, path in by_store.items():
         name = path.name if path.name not in names else f"{store}-{path.name}"
         names.add(name)
-        copies[store] = Path(shutil.copy2(path, work_dir / name))
+        # Copied into a private file: the user's file may be readable by others, the copy is not.
+        with path.open("rb") as src, atomic_writer(work_dir / name) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        copies[store] = work_dir / name
     return copies
 
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import os
-import tempfile
+import io
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.errors import CrmError, TransientError, is_transient
 from crm_core.exports import ExportSpec
+from crm_core.fsutil import AtomicFile
+from crm_core.ingest.inert import inert_row
 from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE
 from crm_core.ingest.upsert import open_stager
 from crm_core.ingest.validate import (
@@ -187,18 +188,17 @@ class MergedFile:
 
 
 class RejectsFile:
-    """Rejects streamed to a temporary file, put in place only by `commit`."""
+    """Rejects streamed to a private temporary file, put in place only by `commit`."""
 
     def __init__(self, path: Path, enabled: bool) -> None:
         self.path = path
         self.logged: list[dict[str, Any]] = []
         self.lines = 0
-        self._tmp: Path | None = None
+        self._file: AtomicFile | None = None
         self._fh: Any = None
         if enabled:
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            self._tmp = Path(name)
-            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            self._file = AtomicFile(path)
+            self._fh = io.TextIOWrapper(self._file.file, encoding="utf-8", newline="", write_through=True)
             self._writer = csv.writer(self._fh)
             self._writer.writerow(REJECT_COLUMNS)
 
@@ -209,27 +209,28 @@ class RejectsFile:
         if len(self.logged) < REJECTS_LOGGED:
             self.logged += rejects.head(REJECTS_LOGGED - len(self.logged)).to_dicts()
         if self._fh is not None:
-            self._writer.writerows(rejects.iter_rows())
+            # The file is for people, who open it in a spreadsheet: no value may run as a formula.
+            self._writer.writerows(inert_row(row) for row in rejects.iter_rows())
 
     def commit(self) -> Path | None:
         """Keep the file when there were rejects; a stale one from an earlier ingest is removed."""
-        if self._fh is None or self._tmp is None:
+        if self._file is None:
             return None
-        self._fh.close()
+        self._fh.flush()
+        self._fh.detach()
         self._fh = None
         if self.lines:
-            os.replace(self._tmp, self.path)
-            return self.path
-        self._tmp.unlink(missing_ok=True)
+            return self._file.commit()
+        self._file.abort()
         self.path.unlink(missing_ok=True)
         return None
 
     def discard(self) -> None:
         if self._fh is not None:
-            self._fh.close()
+            self._fh.detach()
             self._fh = None
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
+        if self._file is not None:
+            self._file.abort()
 
 
 async def prefetched(batches: Iterator[BatchResult]) -> AsyncGenerator[BatchResult, None]:

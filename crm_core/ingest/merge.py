@@ -12,11 +12,8 @@ mobiles masked, line numbers and counts).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +26,7 @@ import polars as pl
 
 from crm_core.errors import PermanentError
 from crm_core.exports import ExportSpec, normalise_header
+from crm_core.fsutil import atomic_writer
 from crm_core.json_logger import EventLogger, redact_text
 
 SOURCE_FILE = "source_file"
@@ -133,7 +131,6 @@ def merge_bucket(
     merged = deduplicate(merged, spec.keys)
     merged_path = out_dir / spec.merged_file_name(report_date)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(merged, merged_path)
     except OSError as exc:
         # The cause ("No space left on device", "Permission denied") is what the operator acts on; strerror
@@ -202,16 +199,8 @@ def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
 
 def write_atomically(frame: pl.DataFrame, path: Path) -> None:
     """Write the CSV beside its final name and rename it, so a reader never sees a half-written file."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # No fsync: after a crash the merge is simply rerun from the per-store files, which are kept.
-            frame.write_csv(fh)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    with atomic_writer(path) as fh:
+        frame.write_csv(fh)
 
 
 def _empty_frame(spec: ExportSpec) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 from emails.backend.smtp.backend import SMTPBackend
 from emails.message import Message
 
+from crm_core.fsutil import write_atomic
 from crm_core.json_logger import describe_exception
 from crm_core.notify.plans import EmailPlan
 from crm_core.settings import Settings
@@ -133,9 +134,8 @@ def send_smtp(plan: EmailPlan, settings: Settings) -> Delivery:
 
 def write_outbox(plan: EmailPlan, settings: Settings, run_id: str) -> Delivery:
     """Without SMTP_HOST the email is written as an .eml file an operator can open."""
-    settings.outbox_path.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{run_id}_{plan.profile_code}_{plan.store_code or 'run'}")
     path: Path = settings.outbox_path / f"{safe}.eml"
     message = build_message(plan, settings.smtp_from)
-    path.write_bytes(message.as_string().encode("utf-8"))
+    write_atomic(path, message.as_string().encode("utf-8"))
     return Delivery("outbox", str(message.message_id), str(path))

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from crm_core.portal.detect import same_origin
 from crm_core.settings import ConfigError, Settings
+from crm_core.store_codes import checked_store_code
 
 PHASE = "download"
 CHROMIUM_ARGS = (
@@ -66,6 +67,7 @@ class PortalConfig:
     # A server's Retry-After is honoured up to this (ours alone never waits more than max_backoff_s).
     max_retry_after_s: float = 300.0
     rate_limit_retries: int = 3
+    max_export_bytes: int = 200 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> PortalConfig:
@@ -88,6 +90,7 @@ class PortalConfig:
             "downloads": settings.downloads_path,
             "artifacts": settings.artifacts_path,
             "chromium": settings.chromium_executable(),
+            "max_export_bytes": settings.portal_max_export_bytes,
             # No single wait may exceed the configured navigation budget.
             "timeouts": Timeouts(
                 **{name: min(nav, ms) for name, ms in asdict(Timeouts()).items()} | {"nav": nav}
@@ -111,4 +114,4 @@ class PortalConfig:
         ) == self.home_path.rstrip("/")
 
     def dashboard_url(self, store_code: str) -> str:
-        return self.tms_origin + self.dashboard_path.format(store_code=store_code)
+        return self.tms_origin + self.dashboard_path.format(store_code=checked_store_code(store_code))

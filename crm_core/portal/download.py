@@ -30,12 +30,20 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from crm_core.exports import ExportSpec, enabled_exports
+from crm_core.fsutil import private_dir
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.portal.config import PHASE, PortalConfig
 from crm_core.portal.dashboard_parser import DashboardFigures, parse_dashboard
-from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, via_request
-from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv, write_atomic
-from crm_core.portal.session import LoginFailed, PortalSession, load_storage_state, open_browser
+from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, via_page, via_stream
+from crm_core.portal.files import CheckedCsv, InvalidExport, check_csv_stream
+from crm_core.portal.session import (
+    MAX_DOM_DEPTH,
+    LoginFailed,
+    PortalSession,
+    load_storage_state,
+    open_browser,
+    page_html,
+)
 from crm_core.settings import Settings
 from crm_core.status import Status
 
@@ -164,6 +172,7 @@ class StoreWorker:
     async def run_store(self, store_code: str) -> StoreResult:
         result = StoreResult(store_code)
         started = time.perf_counter()
+        self.page = await self.session.usable(self.page)  # an earlier store's page may have crashed
         result.figures = await self.scrape(store_code)
         for spec in self.specs:
             result.exports[spec.bucket] = await self.fetch_export(store_code, spec)
@@ -188,13 +197,19 @@ class StoreWorker:
         target = Target(store_code, "dashboard", {"export": "dashboard"}, retry_level="info")
 
         async def parse(_reply: Reply) -> DashboardFigures:
-            return parse_dashboard(await self.page.content(), store_code)
+            html = await page_html(self.page)
+            if html is None:
+                raise FetchFailed(f"page nested more than {MAX_DOM_DEPTH} elements deep; not read")
+            return parse_dashboard(html, store_code)
 
         send = via_page(self.session, self.page, self.config.dashboard_url(store_code))
         try:
             figures = await fetch(self.session, self.page, target, send, parse)
         except FetchFailed as exc:
-            self._warn(store_code, f"dashboard not scraped: {exc.reason}", exc=exc.exc)
+            reason = (
+                "the page crashed while rendering it" if self.session.is_crashed(self.page) else exc.reason
+            )
+            self._warn(store_code, f"dashboard not scraped: {reason}", exc=exc.exc)
             return None
         for warning in figures.warnings:
             self._warn(store_code, warning)
@@ -222,19 +237,24 @@ class StoreWorker:
         an error: the other stores and exports go on."""
         target = Target(store_code, "CSV", {"bucket": spec.bucket})
 
+        path = self.config.downloads / spec.file_name(store_code)
+
         async def validate(reply: Reply) -> tuple[Reply, CheckedCsv]:
-            if reply.status != 200:  # only a 200 carries the CSV
+            if reply.status != 200 or reply.file is None:  # only a 200 carries the CSV
                 raise FetchFailed(f"HTTP {reply.status}")
             if not reply.body.strip():
                 raise FetchFailed("empty body")
             try:
-                return reply, check_csv(reply.body, spec)
+                with reply.file.tmp.open("rb") as fh:
+                    return reply, check_csv_stream(fh, spec)
             except InvalidExport as exc:
                 raise FetchFailed(f"invalid file: {exc.reason}", refetch=exc.transient) from None
 
-        send = via_request(self.session, self.config.tms_origin + spec.url(store_code))
+        send = via_stream(self.session, self.config.tms_origin + spec.url(store_code), path)
         try:
             reply, checked = await fetch(self.session, self.page, target, send, validate)
+            assert reply.file is not None  # validate refuses a reply without one
+            reply.file.commit()
         except FetchFailed as exc:
             self.logger.event(
                 PHASE,
@@ -245,8 +265,6 @@ class StoreWorker:
                 exc=exc.exc,
             )
             return ExportResult(store_code, spec.bucket, "skipped", reason=exc.reason)
-        path = self.config.downloads / spec.file_name(store_code)
-        write_atomic(path, reply.body)
         self._note_quirks(store_code, spec, reply, checked)
         self.logger.event(
             PHASE,
@@ -313,7 +331,7 @@ async def download_all(
     stores = sorted({s.strip().upper() for s in stores if s.strip()})
     result = DownloadResult(report_date)
     started = time.perf_counter()
-    config.downloads.mkdir(parents=True, exist_ok=True)
+    private_dir(config.downloads)
     logger.event(
         PHASE,
         "info",
@@ -362,6 +380,7 @@ async def download_all(
             result.artifacts = session.artifacts
             result.logged_in = session.logged_in
         finally:
+            await session.close()
             with contextlib.suppress(PlaywrightError):
                 await context.close()
     result.duration_s = time.perf_counter() - started
@@ -392,5 +411,4 @@ async def _work(worker: StoreWorker, queue: asyncio.Queue[str], result: Download
         except Exception as exc:  # one store's surprise never stops the others
             worker.logger.event(PHASE, "warn", "store download failed", store_code=code, exc=exc)
             result.stores[code] = StoreResult(code, "failed", describe_exception(exc))
-            if worker.page.is_closed():
-                worker.page = await worker.session.context.new_page()
+            worker.page = await worker.session.usable(worker.page)

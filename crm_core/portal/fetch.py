@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import math
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import httpx
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from crm_core.errors import CrmError
+from crm_core.fsutil import AtomicFile
 from crm_core.portal.config import PHASE
 from crm_core.portal.detect import looks_like_login
 from crm_core.portal.session import PortalSession, RefreshFailed
@@ -40,6 +44,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     shows_login: bool = False
+    # A streamed export: the body is in this private temporary file (`body` holds its first bytes); the
+    # caller commits it under its final name or aborts it.
+    file: AtomicFile | None = None
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.abort()
 
 
 Send = Callable[[], Awaitable[Reply]]
@@ -83,6 +94,10 @@ async def fetch(
             reply = await send()
         except PlaywrightError as exc:
             raise FetchFailed("request failed", exc=exc) from None
+        except httpx.HTTPError as exc:
+            raise FetchFailed("request failed", exc=_root_cause(exc)) from None
+        if reply.file is not None and (reply.status != 200 or reply.shows_login):
+            reply.discard()
         if reply.status == 429:
             if rate_limited >= config.rate_limit_retries:
                 raise FetchFailed(f"still rate limited (HTTP 429) after {rate_limited} retries")
@@ -111,12 +126,17 @@ async def fetch(
         try:
             return await check(reply)
         except FetchFailed as exc:
+            reply.discard()
             if not exc.refetch or refetched:
                 raise
             refetched += 1
             _note(session, target, "warn", f"{exc.reason}; fetching again")
         except PlaywrightError as exc:
+            reply.discard()
             raise FetchFailed("request failed", exc=exc) from None
+        except BaseException:
+            reply.discard()
+            raise
 
 
 def via_page(session: PortalSession, page: Page, url: str) -> Send:
@@ -133,18 +153,109 @@ def via_page(session: PortalSession, page: Page, url: str) -> Send:
     return send
 
 
-def via_request(session: PortalSession, url: str) -> Send:
-    """GET `url` through the context's request API, which shares the page's cookies."""
+SNIFF_BYTES = 4096
+STREAM_CHUNK = 1 << 16
+
+
+class TooLarge(FetchFailed):
+    """The body is over the configured limit (`PORTAL_MAX_EXPORT_BYTES`); fetching again would not help."""
+
+
+def via_stream(session: PortalSession, url: str, dest: Path) -> Send:
+    """GET `url` with the context's cookies, streaming the body into a private temporary file beside
+    `dest` (never into memory): at most `max_export_bytes` after decompression, refused as soon as the
+    Content-Length or the bytes received go over. Playwright's request API would hold the whole body."""
+    limit = session.config.max_export_bytes
+
+    def too_large(what: str) -> TooLarge:
+        return TooLarge(
+            f"export too large: {what} is over the limit of {limit} bytes (PORTAL_MAX_EXPORT_BYTES)"
+        )
 
     async def send() -> Reply:
-        response = await session.context.request.get(
-            url, timeout=session.config.timeouts.nav, fail_on_status_code=False
-        )
-        status, headers, body = response.status, response.headers, await response.body()
-        await response.dispose()
-        return Reply(status, headers, body, shows_login=status == 200 and looks_like_login(body[:4096]))
+        client = await session.http()
+        async with client.stream("GET", url) as response:
+            status, reply_headers = response.status_code, dict(response.headers)
+            decoder = _Decoder(reply_headers.get("content-encoding", ""))
+            if status != 200:  # an error page: only its first bytes matter (a login page?)
+                head = b""
+                async for raw in response.aiter_raw(STREAM_CHUNK):
+                    head += decoder.feed(raw, SNIFF_BYTES - len(head))
+                    if len(head) >= SNIFF_BYTES:
+                        break
+                return Reply(status, reply_headers, head, shows_login=False)
+            length = reply_headers.get("content-length", "")
+            if length.isdigit() and "content-encoding" not in reply_headers and int(length) > limit:
+                raise too_large(f"Content-Length {int(length)}")
+            target = AtomicFile(dest)
+            try:
+                head, written = b"", 0
+                async for raw in response.aiter_raw(STREAM_CHUNK):
+                    while piece := decoder.feed(raw, STREAM_CHUNK):
+                        raw = b""
+                        written += len(piece)
+                        if written > limit:
+                            raise too_large(
+                                f"{'the decompressed body' if decoder.compressed else 'the body'}"
+                            )
+                        target.file.write(piece)
+                        if len(head) < SNIFF_BYTES:
+                            head += piece[: SNIFF_BYTES - len(head)]
+                            if len(head) >= SNIFF_BYTES and looks_like_login(head):
+                                target.abort()
+                                return Reply(status, reply_headers, head, shows_login=True)
+                decoder.finish()
+                target.file.flush()  # the checks read the file by its name
+            except BaseException:
+                target.abort()
+                raise
+            return Reply(status, reply_headers, head, shows_login=looks_like_login(head), file=target)
 
     return send
+
+
+class _Decoder:
+    """Content-Encoding undone a bounded piece at a time: a small gzip body that inflates to gigabytes
+    is refused by the size check long before it is in memory."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise FetchFailed(f"unsupported Content-Encoding {encoding!r}")
+        self.compressed = encoding not in ("", "identity")
+        # 47: a zlib or a gzip header, detected from the data.
+        self._zlib = zlib.decompressobj(47) if self.compressed else None
+        self._pending = b""
+
+    def feed(self, raw: bytes, max_out: int) -> bytes:
+        """Up to `max_out` decoded bytes from `raw` plus what is left of earlier input; call again with
+        b"" until it returns b"" to drain the input."""
+        if self._zlib is None:
+            data, self._pending = self._pending + raw, b""
+            if len(data) > max_out:
+                data, self._pending = data[:max_out], data[max_out:]
+            return data
+        try:
+            out = self._zlib.decompress(self._pending + raw, max_out)
+        except zlib.error as exc:
+            raise FetchFailed(f"corrupt compressed body ({exc})") from None
+        self._pending = self._zlib.unconsumed_tail
+        return out
+
+    def finish(self) -> None:
+        if self._zlib is not None and not self._zlib.eof:
+            raise FetchFailed("compressed body cut short", refetch=True)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost OS error behind an HTTP client error (ECONNREFUSED rather than "all attempts
+    failed"); the client's own error (a ReadTimeout, say) when there is none."""
+    found, inner = exc, exc.__cause__ or exc.__context__
+    while inner is not None:
+        if isinstance(inner, OSError):
+            found = inner
+        inner = inner.__cause__ or inner.__context__
+    return found
 
 
 def retry_after(headers: dict[str, str], fallback: float, cap: float) -> float:

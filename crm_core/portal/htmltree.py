@@ -12,7 +12,7 @@ VOID_TAGS = frozenset(
 )
 
 
-@dataclass
+@dataclass(eq=False)  # identity: comparing two subtrees field by field would recurse through them
 class Node:
     tag: str
     attrs: dict[str, str] = field(default_factory=dict)
@@ -24,11 +24,13 @@ class Node:
         return set(self.attrs.get("class", "").split())
 
     def iter(self) -> Iterator[Node]:
-        """This node and every descendant element, in document order."""
-        yield self
-        for child in self.children:
-            if isinstance(child, Node):
-                yield from child.iter()
+        """This node and every descendant element, in document order (without recursion: a page nested
+        thousands of elements deep must not exhaust Python's stack)."""
+        stack: list[Node] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(child for child in reversed(node.children) if isinstance(child, Node))
 
     def find_all(self, tag: str, cls: str | None = None) -> list[Node]:
         return [
@@ -40,10 +42,28 @@ class Node:
         return found[0] if found else None
 
     def text(self, separator: str = "") -> str:
-        parts: list[str] = []
-        for child in self.children:
-            parts.append(child if isinstance(child, str) else child.text(separator))
-        return separator.join(parts)
+        """The text of every descendant, `separator` between the parts of each element (as a recursive
+        join would place it), built without recursion."""
+        out: list[str] = []
+        # Work items: a child to render, or a marker to put `separator` before a later sibling.
+        stack: list[Node | str | None] = [*reversed(self._parts())]
+        while stack:
+            item = stack.pop()
+            if item is None:
+                out.append(separator)
+            elif isinstance(item, str):
+                out.append(item)
+            else:
+                stack.extend(reversed(item._parts()))
+        return "".join(out)
+
+    def _parts(self) -> list[Node | str | None]:
+        parts: list[Node | str | None] = []
+        for i, child in enumerate(self.children):
+            if i:
+                parts.append(None)
+            parts.append(child)
+        return parts
 
     def lines(self) -> list[str]:
         """Visible text split into non-empty lines; block elements and <br> break lines."""

@@ -12,17 +12,20 @@ import asyncio
 import contextlib
 import json
 import os
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from crm_core.errors import CrmError, PermanentError, TransientError
+from crm_core.fsutil import private_dir, write_atomic
 from crm_core.json_logger import EventLogger, describe_exception, redact_text
 from crm_core.portal.config import (
     CARD_XPATH,
@@ -33,7 +36,6 @@ from crm_core.portal.config import (
     PortalConfig,
 )
 from crm_core.portal.detect import is_login_page, looks_like_login, reports_login_error, same_origin
-from crm_core.portal.files import write_atomic
 from crm_core.settings import ConfigError, Settings
 
 
@@ -79,11 +81,34 @@ def _clean_cookie(cookie: dict[str, Any]) -> dict[str, Any]:
 
 async def save_storage_state(context: BrowserContext, path: Path) -> None:
     state = await context.storage_state()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(path, json.dumps(state).encode(), mode=0o600)
+    write_atomic(path, json.dumps(state).encode())
 
 
 # --- browser ---------------------------------------------------------------------------------------------
+
+# Chromium's HTML parser itself never nests deeper than 512 elements; only a script builds a deeper DOM,
+# and serialising one thousands of levels deep crashes the renderer.
+MAX_DOM_DEPTH = 512
+_DOM_DEPTH_JS = """(limit) => {
+  const stack = [[document.documentElement, 1]];
+  let deepest = 0;
+  while (stack.length) {
+    const [element, depth] = stack.pop();
+    if (!element) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of element.children) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}"""
+
+
+async def page_html(page: Page) -> str | None:
+    """The page's HTML, or None when its DOM is nested deeper than `MAX_DOM_DEPTH` (measured without
+    recursion first, since serialising such a page would crash it)."""
+    if int(await page.evaluate(_DOM_DEPTH_JS, MAX_DOM_DEPTH)) > MAX_DOM_DEPTH:
+        return None
+    return await page.content()
 
 
 CHROMIUM_MISSING = (
@@ -154,11 +179,56 @@ class PortalSession:
         self.generation = 0
         self.login_attempted = False
         self.logged_in = False
+        self._http: httpx.AsyncClient | None = None  # exports are streamed outside the browser
+        # Pages whose renderer crashed (a hostile page can do that): replaced, never reused.
+        self._crashed: weakref.WeakSet[Page] = weakref.WeakSet()
+        context.on("page", lambda page: page.once("crash", self._crashed.add))
         self.artifacts: list[Path] = []
         self._lock = asyncio.Lock()
 
+    async def http(self) -> httpx.AsyncClient:
+        """The one HTTP client of the session (its connections are reused), carrying the browser's
+        User-Agent and, from the context, its current cookies."""
+        if self._http is None:
+            page = await self.context.new_page()
+            try:
+                agent = str(await page.evaluate("navigator.userAgent"))
+            finally:
+                await page.close()
+            if self._http is None:  # another worker may have made it meanwhile
+                self._http = httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.config.timeouts.nav / 1000),
+                    follow_redirects=True,
+                    # Only encodings we inflate ourselves, a bounded piece at a time.
+                    headers={"User-Agent": agent, "Accept-Encoding": "gzip, deflate"},
+                )
+        client = self._http
+        jar = httpx.Cookies()
+        for cookie in await self.context.cookies():
+            jar.set(cookie["name"], cookie["value"], domain=cookie["domain"].lstrip("."), path=cookie["path"])
+        client.cookies = jar  # after a session refresh, the new session's cookies
+        return client
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def is_crashed(self, page: Page) -> bool:
+        return page in self._crashed
+
+    async def usable(self, page: Page) -> Page:
+        """`page`, or a fresh page of the context when it was closed or its renderer crashed."""
+        if not page.is_closed() and not self.is_crashed(page):
+            return page
+        with contextlib.suppress(PlaywrightError):
+            await page.close()
+        return await self.context.new_page()
+
     async def page_shows_login(self, page: Page) -> bool:
-        html = await page.content()
+        html = await page_html(page)
+        if html is None:
+            return False  # a login page is a plain form, never nested this deep
         return is_login_page(
             page.url,
             html,
@@ -279,12 +349,14 @@ class PortalSession:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         who = self.config.username or "unknown"
         base = self.config.artifacts / f"{prefix}_{who}_{stamp}"
-        base.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(base.parent)
         try:
             password = page.locator("input[type='password']")
             for i in range(await password.count()):
                 await password.nth(i).fill("")
-            await page.screenshot(path=str(base.with_suffix(".png")), full_page=True, mask=[password])
+            # Taken as bytes: a path given to Playwright would be written with the umask's mode.
+            shot = await page.screenshot(full_page=True, mask=[password])
+            write_atomic(base.with_suffix(".png"), shot)
             html = redact_text(await page.content())
             if self.config.password:
                 html = html.replace(self.config.password, "***")
@@ -321,10 +393,22 @@ class PortalSession:
         tms: Page = new_page.result() if new_page in done and not new_page.exception() else page
         if tms is page and (same_tab.exception() if same_tab in done else None):
             raise PortalUnavailable("tracker card opened neither a new tab nor the TMS")
-        await tms.wait_for_load_state("domcontentloaded")
+        try:
+            await tms.wait_for_load_state("domcontentloaded")
+            shows_login = await self.page_shows_login(tms)
+        except PlaywrightError as exc:
+            if not (self.is_crashed(tms) or "crash" in str(exc).lower()):
+                raise
+            # The hand-off set the TMS session before its landing page crashed: go on with a fresh page;
+            # a login page on the way would be noticed, and refreshed, by the next fetch.
+            self.logger.event(PHASE, "warn", "TMS landing page crashed; continuing on a fresh page")
+            self._crashed.add(tms)
+            if tms is not page:
+                await page.close()
+            return await self.usable(tms)
         if tms is not page:
             await page.close()
-        if await self.page_shows_login(tms):
+        if shows_login:
             await self.fail_login(tms, "tms_handoff", "TMS refused the tracker hand-off (not logged in)")
         self.logger.event(PHASE, "info", "TMS session established", new_tab=tms is not page)
         return tms

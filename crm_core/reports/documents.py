@@ -9,7 +9,6 @@ a renderer and a path function, never another loop.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,6 +27,7 @@ from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.periods import Period, PeriodKind
 from crm_core.reports.pool import RenderJob, RenderPool
 from crm_core.status import Status
+from crm_core.store_codes import checked_file_code
 
 PHASE = "report"
 DOC_SUBTYPE = "pipeline_report"
@@ -46,8 +46,8 @@ Renderer = Callable[[C, Path], object]
 
 
 def safe_store_code(store_code: str) -> str:
-    """The store code upper-cased and made safe as a file name."""
-    return re.sub(r"[^A-Z0-9_-]", "_", store_code.strip().upper()) or "UNKNOWN"
+    """The store code upper-cased, refused unless it is a valid code (or ALL): a code is a file name."""
+    return checked_file_code(store_code.strip().upper())
 
 
 def report_pdf_path(reports_dir: Path, kind: str, period_end: date, store_code: str, label: str) -> Path:

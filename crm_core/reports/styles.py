@@ -7,11 +7,10 @@ fonts/LICENSE.txt), which has it.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reportlab.lib.colors import Color, HexColor
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
@@ -24,6 +23,8 @@ from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
+
+from crm_core.fsutil import atomic_writer
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 
@@ -321,7 +322,7 @@ class PagedCanvas:
 
     def __init__(
         self,
-        target: str | io.BytesIO,
+        target: str | BinaryIO,
         *,
         title: str,
         footer_text: str,
@@ -420,16 +421,10 @@ def render_pdf(draw: Callable[[PagedCanvas], None], path: Path, **canvas_args: A
     The file is written beside its final name and moved into place, so a failed render never leaves a
     half-written PDF.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        writer = PagedCanvas(str(partial), **canvas_args)
+    with atomic_writer(path) as fh:  # private (0600) and never seen half-written
+        writer = PagedCanvas(fh, **canvas_args)
         draw(writer)
-        pages = writer.finish()
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return pages
+        return writer.finish()
 
 
 def _footer_form(page: int) -> str:

@@ -26,6 +26,7 @@ from crm_core.db.engine import session_factory
 from crm_core.db.models import PipelineRunSummary, store_dashboard_summary
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
+from crm_core.fsutil import FILE_MODE, private_dir
 from crm_core.notify.engine import NotifyOutcome
 from crm_core.periods import Period, complete_periods_between, last_complete_period, parse_period
 from crm_core.pipelines import Pipeline
@@ -214,8 +215,8 @@ async def claim_period(engine: AsyncEngine, pipeline: Pipeline, period: Period) 
             yield Claim(True, "in-process lock")
         return
     folder = Path(database).with_name(Path(database).name + ".claims")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    private_dir(folder)
+    fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -36,6 +37,9 @@ def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: 
             text=True,
             timeout=300,
             check=False,
+            preexec_fn=lambda: os.umask(
+                0o022
+            ),  # the usual umask: the product must not rely on a stricter one
         )
 
     first = demo()
@@ -59,11 +63,24 @@ def test_demo_runs_the_daily_job_and_a_second_run_sends_nothing_twice(tmp_path: 
     with sqlite3.connect(home / "crm.db") as db:
         assert db.execute("SELECT count(*) FROM missed_leads").fetchone()[0] > 0
 
+    assert_private(home)
+
     second = demo()
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
     assert "seeded" not in second.stdout
     assert "weekly 2025-11-10_to_2025-11-16  skipped: already produced (ok)" in second.stdout
     assert len(list((home / "outbox").rglob("*.eml"))) == 3 + 6 * 3
+
+
+def assert_private(home: Path) -> None:
+    """Customer data is not world-readable: every folder under CRM_HOME 0700, every file 0600."""
+    loose = [
+        f"{p.relative_to(home)} {stat.S_IMODE(p.lstat().st_mode):o}"
+        for p in [home, *home.rglob("*")]
+        if stat.S_IMODE(p.lstat().st_mode) != (0o700 if p.is_dir() else 0o600)
+    ]
+    assert not loose, loose
+    assert len(list(home.rglob("*.pdf"))) > 3
 
 
 def test_demo_without_chromium_says_how_to_install_it(crm_process: CrmProcess, tmp_path: Path) -> None:

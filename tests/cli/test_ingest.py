@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,31 @@ def test_store_is_inferred_from_the_column_then_the_name(tmp_path: Path) -> None
     html = tmp_path / "page.csv"
     html.write_text("<html><body>login</body></html>", encoding="utf-8")
     assert infer_store(MISSED_LEADS, html) is None
+
+
+def test_files_kept_for_people_carry_no_formulas(
+    cli_env: dict[str, str], pg_url: str, tmp_path: Path
+) -> None:
+    """The merged file kept after a failed audit and the rejects are opened in spreadsheets: a value
+    starting with = + - @ gets a leading ' there; the database keeps the value as it came."""
+    a = export(tmp_path, "=A668-missed-leads.csv", "A668", 3, bad_row=True)
+    a.write_text(a.read_text().replace("Meena S", "=1+2", 1).replace(",,Customer", ",@SUM(A1),Customer", 1))
+    code, output = invoke(cli_env, "missed_leads", str(a), "--date", "2025-11-19")
+    assert code == 1, output
+    (work,) = work_root(cli_env).iterdir()
+    for name in ("merged_missed_leads_20251119.csv", "rejects_missed_leads_20251119.csv"):
+        with (work / name).open(encoding="utf-8", newline="") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))], name
+        assert "'=A668-missed-leads.csv" in cells, name  # the source file's name, in both files
+    merged = (work / "merged_missed_leads_20251119.csv").read_text(encoding="utf-8")
+    assert "'=1+2" in merged and "'@SUM(A1)" in merged
+    assert db_count(pg_url, "SELECT count(*) FROM missed_leads WHERE customer_name = '=1+2'") == 1
+    assert db_count(pg_url, "SELECT count(*) FROM missed_leads WHERE special_instruction = '@SUM(A1)'") == 1
+
+
+def test_a_store_code_in_a_file_that_is_no_code_is_refused(cli_env: dict[str, str], tmp_path: Path) -> None:
+    a = export(tmp_path, "x.csv", "../../X", 1)
+    code, output = invoke(cli_env, "missed_leads", str(a))
+    assert code == 2 and "x.csv: store code '../../X' is not valid" in output, output
+    assert not (tmp_path / "home").exists() or not list(work_root(cli_env).iterdir())

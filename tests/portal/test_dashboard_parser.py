@@ -187,3 +187,13 @@ def test_values_that_do_not_fit_their_column_are_stored_as_unknown_with_a_warnin
     assert fits_column("pct", Decimal("9999.99")) and not fits_column("pct", Decimal("24430"))
     assert fits_column("money", Decimal("999999999999.99")) and not fits_column("money", Decimal("1e12"))
     assert fits_column("count", 2**31 - 1) and not fits_column("count", 2**31)
+
+
+@pytest.mark.parametrize("depth", [1500, 3000, 20000])
+def test_a_page_nested_thousands_deep_is_read_without_recursion(depth: int) -> None:
+    page = render("A817")
+    head, _, rest = page.partition("<body>")
+    html = head + "<body>" + "<div>" * depth + rest.replace("</body>", "</div>" * depth + "</body>")
+    figures = parse_dashboard(html, "A817")
+    assert figures.warnings == [] and figures.metrics == parse_dashboard(page, "A817").metrics
+    assert figures.found_metrics == len(METRICS)

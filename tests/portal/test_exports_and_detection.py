@@ -164,3 +164,18 @@ def test_fault_specs() -> None:
         parse_fault("explode")
     with pytest.raises(FaultSpecError, match="NAME"):
         parse_fault("status@@")
+
+
+@pytest.mark.parametrize(("column", "quoted"), [(1, False), (3, True), (5, False)])
+def test_a_value_over_the_field_limit_is_named_by_row_and_column(column: int, quoted: bool) -> None:
+    spec = get_export("missed_leads")
+    header = list(spec.column_names)
+    rows = [[f"{r}-{c}" for c in range(len(header))] for r in range(60)]
+    long = "y" * (csv.field_size_limit() + 1)  # in row 50, past the sample the sniffer reads
+    rows[49][column - 1] = f'"a ""quoted"", {long}"' if quoted else long
+    body = ",".join(header) + "\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    with pytest.raises(InvalidExport) as info:
+        check_csv(body.encode(), spec)
+    assert info.value.reason == (
+        f'row 50 (line 51), column {column} "{header[column - 1]}": a value longer than 131072 characters'
+    )

@@ -16,7 +16,7 @@ from playwright.async_api import Page
 
 from crm_core.exports import get_export
 from crm_core.json_logger import EventLogger
-from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, retry_after, via_page, via_request
+from crm_core.portal.fetch import FetchFailed, Reply, Target, fetch, retry_after, via_page, via_stream
 from crm_core.portal.files import InvalidExport, check_csv
 from crm_core.portal.sandbox.server import SandboxServer
 from crm_core.portal.session import PortalSession, open_browser
@@ -40,11 +40,15 @@ async def portal(sim: SandboxServer, tmp_path: Path) -> AsyncIterator[tuple[Port
         page = await session.start()
         session.logger.events.clear()  # each test looks only at what its requests logged
         yield session, page
+        await session.close()
         await context.close()
 
 
 async def body_of(reply: Reply) -> bytes:
-    return reply.body
+    """The whole streamed body (the temporary file is then removed)."""
+    body = reply.file.tmp.read_bytes() if reply.file is not None else reply.body
+    reply.discard()
+    return body
 
 
 def export_url(sim: SandboxServer) -> str:
@@ -56,7 +60,11 @@ def requests(sim: SandboxServer, endpoint: str = "missed_leads") -> int:
 
 
 async def get_csv(session: PortalSession, page: Page, sim: SandboxServer) -> bytes:
-    return await fetch(session, page, CSV, via_request(session, export_url(sim)), body_of)
+    return await fetch(session, page, CSV, via_stream(session, export_url(sim), dest(session)), body_of)
+
+
+def dest(session: PortalSession) -> Path:
+    return session.config.downloads / MISSED.file_name(STORE)
 
 
 pytestmark = pytest.mark.e2e
@@ -160,11 +168,11 @@ async def test_a_body_cut_short_is_fetched_once_more(
 
     async def rows(reply: Reply) -> int:
         try:
-            return check_csv(reply.body, MISSED).rows
+            return check_csv(await body_of(reply), MISSED).rows
         except InvalidExport as exc:
             raise FetchFailed(f"invalid file: {exc.reason}", refetch=exc.transient) from None
 
-    send = via_request(session, export_url(sim))
+    send = via_stream(session, export_url(sim), dest(session))
     sim.state.faults.add(f"truncated@{STORE}/missed_leads#1")
     assert await fetch(session, page, CSV, send, rows) > 0
     assert events(session.logger)[0].startswith("warn: invalid file: truncated")
@@ -184,8 +192,8 @@ async def test_a_network_error_is_reported_with_its_cause(
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/export.csv"
     with pytest.raises(FetchFailed, match=r"^request failed$") as info:
-        await fetch(session, page, CSV, via_request(session, closed), body_of)
-    assert "ECONNREFUSED" in str(info.value.exc)
+        await fetch(session, page, CSV, via_stream(session, closed, dest(session)), body_of)
+    assert isinstance(info.value.exc, ConnectionRefusedError)
 
 
 def test_retry_after_is_honoured_when_sane() -> None:

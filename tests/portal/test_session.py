@@ -41,6 +41,9 @@ async def test_wrong_password_aborts_with_artifacts(sim: SandboxServer, tmp_path
     assert suffixes == [".html", ".png"] and all(
         p.exists() and p.stat().st_size > 0 for p in result.artifacts
     )
+    # The page may show customer data: private whatever the umask (it was forced to 0644).
+    assert {p.stat().st_mode & 0o777 for p in result.artifacts} == {0o600}
+    assert (tmp_path / "artifacts").stat().st_mode & 0o777 == 0o700
     html = next(p for p in result.artifacts if p.suffix == ".html").read_text()
     assert "Invalid username or password" in html and secret not in html
     assert not (tmp_path / "browser" / "storage_state.json").exists()

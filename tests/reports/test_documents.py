@@ -22,6 +22,7 @@ from crm_core.reports.documents import (
     render_reports,
     report_pdf_path,
 )
+from crm_core.store_codes import InvalidStoreCode
 
 WEEK_START, WEEK_END = date(2025, 11, 10), date(2025, 11, 16)
 
@@ -49,7 +50,7 @@ async def load(session: AsyncSession, code: str, week: Week) -> FakeContext | No
 
 
 def render(context: FakeContext, path: Path) -> None:
-    if context.code == "NOPDF":
+    if context.code == "NOP1":
         raise OSError("disk full")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(f"%PDF-1.4 {context.code}".encode())
@@ -133,7 +134,7 @@ async def test_a_failed_render_is_recorded_as_an_error_document(engine: AsyncEng
     result = await render_reports(
         session_factory(engine),
         kind(tmp_path),
-        ["NOPDF", "OK1"],
+        ["NOP1", "OK1"],
         Week(WEEK_START, WEEK_END),
         doc_date=WEEK_END,
         run_id="run-8",
@@ -144,11 +145,11 @@ async def test_a_failed_render_is_recorded_as_an_error_document(engine: AsyncEng
     assert ok.status == "ok"
     docs = await documents(engine)
     assert [(d.reference_id_3, d.status, d.id) for d in docs] == [
-        ("NOPDF", "error", failed.document_id),
+        ("NOP1", "error", failed.document_id),
         ("OK1", "ok", ok.document_id),
     ]
     assert docs[0].file_path is None and docs[0].error_message == "OSError: disk full"
-    assert docs[0].file_name == "NOPDF_week_2025-11-10_to_2025-11-16.pdf"
+    assert docs[0].file_name == "NOP1_week_2025-11-10_to_2025-11-16.pdf"
     assert logger.events[0]["status"] == "error" and logger.events[0]["counts"] == {"stores": 0}
 
 
@@ -212,6 +213,7 @@ def test_path_convention(tmp_path: Path) -> None:
     assert report_pdf_path(tmp_path, "weekly", end, "ALL", "week_2025-12-29_to_2026-01-04") == (
         tmp_path / "2026/weekly/ALL_week_2025-12-29_to_2026-01-04.pdf"
     )
-    assert report_pdf_path(tmp_path, "monthly", date(2025, 11, 30), "../x", "month_2025-11").name == (
-        "___X_month_2025-11.pdf"
-    )
+    # A code that is no store code never becomes a path (it could lead outside the reports folder).
+    for bad in ("../x", "A٦٦٨", "A/1"):
+        with pytest.raises(InvalidStoreCode, match="is not valid"):
+            report_pdf_path(tmp_path, "monthly", date(2025, 11, 30), bad, "month_2025-11")

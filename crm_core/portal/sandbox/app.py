@@ -15,8 +15,9 @@ import io
 import json
 import secrets
 import threading
+import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,13 +27,13 @@ from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from crm_core.dashboard import SECTIONS, Metric, metrics_of
-from crm_core.db.stores import STORE_CODE_RE
 from crm_core.portal.sandbox import data
 from crm_core.portal.sandbox.faults import Fault, FaultBoard, FaultSpecError
+from crm_core.store_codes import STORE_CODE_RE
 
 PORTAL_COOKIE = "ci_session"
 TMS_COOKIE = "tms_session"
@@ -75,6 +76,9 @@ class SandboxState:
     otp_pending: set[str] = field(default_factory=set)
     tms_sessions: set[str] = field(default_factory=set)
     handoff_tokens: dict[str, str] = field(default_factory=dict)
+    # Required by the control endpoints (faults, expiry, config): another local user or a web page in a
+    # browser must not be able to switch the simulator's behaviour.
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, key: str) -> None:
@@ -221,7 +225,17 @@ def _dashboard_page(state: SandboxState, store: str, faults: Callable[[str], Fau
         if key in ("missed_leads", "undelivered_all", "repeat_customers", "nonpackage_all", "undelivered_u")
     )
     parts.append(f"<div class='downloads'>{links}</div>")
-    return _page(f"Dashboard {store}", "".join(parts), nav)
+    body = "".join(parts)
+    if deep := faults("deep_dashboard"):
+        # Built by script: the DOM has no depth limit, while the HTML parser flattens beyond 512.
+        depth = int(deep.value or 3000)
+        body = (
+            f"<div id='deep'>{body}</div><script>(() => {{ const top = document.getElementById('deep');"
+            f"const kids = [...top.childNodes]; let node = top;"
+            f"for (let i = 0; i < {depth}; i++) {{ const d = document.createElement('div');"
+            f"node.appendChild(d); node = d; }} kids.forEach(k => node.appendChild(k)); }})();</script>"
+        )
+    return _page(f"Dashboard {store}", body, nav)
 
 
 # --- CSV bodies -----------------------------------------------------------------------------------------
@@ -311,9 +325,70 @@ def _csv_body(key: str, day: data.StoreDay, faults: Callable[[str], Fault | None
     if faults("truncated") and rows:
         last_start = text.rstrip("\r\n").rfind("\n") + 1
         text = text[: last_start + (len(text) - last_start) // 3]
+    if long := faults("long_field"):
+        lines = text.split("\r\n")  # the last item is the empty one after the final line break
+        cells = lines[-2].split(",") if len(lines) > 2 else []
+        if cells:
+            cells[min(3, len(cells) - 1)] = "x" * int(long.value or 200_000)
+            lines[-2] = ",".join(cells)
+            text = "\r\n".join(lines)
     if faults("bom"):
         text = "\ufeff" + text
     return text.encode(encoding)
+
+
+_STREAM_PIECE = 1 << 20
+
+
+def _repeated(body: bytes, size: int) -> Iterator[bytes]:
+    """`body`'s header, then its rows again and again up to about `size` bytes: a large valid CSV made
+    on the fly (the simulator never holds it)."""
+    header, _, rows = body.partition(b"\r\n")
+    rows = rows or b"\r\n"
+    block = rows * max(1, _STREAM_PIECE // len(rows))
+    yield header + b"\r\n"
+    sent = len(header) + 2
+    while sent < size:
+        piece = block[: size - sent] if size - sent < len(block) else block
+        cut = piece.rfind(b"\r\n") + 2 if piece is not block else len(piece)
+        if cut <= 1:
+            return
+        yield piece[:cut]
+        sent += cut
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header
+    for chunk in chunks:
+        if out := compressor.compress(chunk):
+            yield out
+    yield compressor.flush()
+
+
+def _large_response(
+    body: bytes, faults: Callable[[str], Fault | None], headers: dict[str, str]
+) -> Response | None:
+    """The `big`, `big_chunked` and `gzip_bomb` faults: a body streamed, never built in memory."""
+    if big := faults("big") or faults("big_chunked"):
+        size = int(big.value or 300_000_000)
+        if big.name == "big":
+            length = sum(len(piece) for piece in _repeated(body, size))
+            headers = {**headers, "Content-Length": str(length)}
+        return StreamingResponse(_iterate(_repeated(body, size)), media_type="text/csv", headers=headers)
+    if bomb := faults("gzip_bomb"):
+        size = int(bomb.value or 1_500_000_000)
+        return StreamingResponse(
+            _iterate(_gzipped(_repeated(body, size))),
+            media_type="text/csv",
+            headers={**headers, "Content-Encoding": "gzip"},
+        )
+    return None
+
+
+async def _iterate(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        await asyncio.sleep(0)  # let the other requests of the event loop through
 
 
 # --- apps ----------------------------------------------------------------------------------------------
@@ -331,7 +406,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _store_of(request: Request) -> str | None:
     code = request.query_params.get("store_code", "").strip().upper()
-    return code if STORE_CODE_RE.match(code) else None
+    return code if STORE_CODE_RE.fullmatch(code) else None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -354,6 +429,26 @@ def _with_faults(state: SandboxState, endpoint: str | Callable[[Request], str], 
             return Response(f"HTTP {code}", status_code=code, headers=headers, media_type="text/plain")
         if state.faults.take("empty", store, name):
             return Response(b"", media_type="text/csv")
+        return await handler(request)
+
+    return wrapped
+
+
+CONTROL_HEADER = "X-Sandbox-Token"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def _control(state: SandboxState, handler: Handler) -> Handler:
+    """A control endpoint: the start-up token in `X-Sandbox-Token` and a loopback Host header (so a page
+    of another site, through DNS rebinding, cannot reach it either); 403 otherwise."""
+
+    async def wrapped(request: Request) -> Response:
+        host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+        token = request.headers.get(CONTROL_HEADER, "")
+        if host not in _LOOPBACK_HOSTS:
+            return JSONResponse({"error": "Host must be 127.0.0.1 or localhost"}, status_code=403)
+        if not secrets.compare_digest(token.encode(), state.control_token.encode()):
+            return JSONResponse({"error": f"missing or wrong {CONTROL_HEADER}"}, status_code=403)
         return await handler(request)
 
     return wrapped
@@ -457,10 +552,10 @@ def portal_app(state: SandboxState) -> Starlette:
             Route("/home/otp", otp, methods=["GET", "POST"]),
             Route("/home", _with_faults(state, "home", home)),
             Route("/", lambda r: RedirectResponse("/home", status_code=302)),
-            Route("/__sandbox/state", admin_state),
-            Route("/__sandbox/faults", admin_faults, methods=["POST", "DELETE"]),
-            Route("/__sandbox/expire", admin_expire, methods=["POST"]),
-            Route("/__sandbox/config", admin_config, methods=["POST"]),
+            Route("/__sandbox/state", _control(state, admin_state)),
+            Route("/__sandbox/faults", _control(state, admin_faults), methods=["POST", "DELETE"]),
+            Route("/__sandbox/expire", _control(state, admin_expire), methods=["POST"]),
+            Route("/__sandbox/config", _control(state, admin_config), methods=["POST"]),
         ]
     )
 
@@ -533,14 +628,10 @@ def tms_app(state: SandboxState) -> Starlette:
         if state.faults.take("evil_filename", store, key):
             suggested = f"../../../../tmp/{suggested}"
         state.count(f"csv:{key}")
-        return Response(
-            body,
-            media_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{suggested}"; '
-                f"filename*=UTF-8''{quote(suggested)}"
-            },
-        )
+        disposition = f"attachment; filename=\"{suggested}\"; filename*=UTF-8''{quote(suggested)}"
+        headers = {"Content-Disposition": disposition}
+        large = _large_response(body, lambda name: state.faults.take(name, store, key), headers)
+        return large or Response(body, media_type="text/csv", headers=headers)
 
     async def anything(request: Request) -> Response:
         if (blocked := gate(request, "other")) is not None:

@@ -36,12 +36,17 @@ FAULTS: dict[str, str] = {
     "non_utf8": "CSV encoded as cp1252 with non-ASCII text (not valid UTF-8)",
     "extra_column": "CSV with an extra unknown column and upper-cased headers",
     "evil_filename": "Content-Disposition file name containing ../",
+    "big": "CSV of about VALUE bytes (default 300000000) of repeated rows, streamed with a Content-Length",
+    "big_chunked": "like big, but without a Content-Length (the size shows only while streaming)",
+    "gzip_bomb": "gzip-encoded CSV inflating to VALUE bytes (default 1500000000), no Content-Length",
+    "long_field": "CSV whose last row has a value of VALUE characters (default 200000)",
     # dashboard variants
     "missing_section": "dashboard without section VALUE (default Delivery)",
     "na_cells": "dashboard cells showing '-' and 'N/A'",
     "lakh": "dashboard amounts in lakh notation (₹ 2.45 L)",
     "bad_date": "dashboard date that cannot be parsed",
     "header_variants": "dashboard headers spelled differently (Previous Month, Target vs Ach., …)",
+    "deep_dashboard": "dashboard figures wrapped in VALUE nested elements (default 3000)",
 }
 
 _SPEC_RE = re.compile(

@@ -24,6 +24,7 @@ from crm_core.reports.sections import (
     NO_UNDELIVERED,
     UNDELIVERED_TITLE,
 )
+from crm_core.store_codes import InvalidStoreCode
 
 MakeContext = Callable[..., DailyReportContext]
 FOOTER = "TSV Store Performance Report • Automated dashboard insights • 2025-11-17"
@@ -55,7 +56,8 @@ def test_path_convention(tmp_path: Path) -> None:
     assert (
         daily_pdf_path(tmp_path, " a817 ", date(2025, 11, 17)) == tmp_path / "2025/daily/A817_2025-11-17.pdf"
     )
-    assert daily_pdf_path(tmp_path, "../x", date(2026, 1, 2)).name == "___X_2026-01-02.pdf"
+    with pytest.raises(InvalidStoreCode):  # a code that is no store code never names a file
+        daily_pdf_path(tmp_path, "../x", date(2026, 1, 2))
 
 
 def test_first_page_shows_header_health_and_figures(big_pdf: tuple[DailyReportContext, Path]) -> None:

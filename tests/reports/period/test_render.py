@@ -34,11 +34,11 @@ def pdf_text(path: Path) -> str:
 
 async def seed_stores(engine: AsyncEngine, seed: SimpleNamespace) -> None:
     """A817: every day from 20 Sep to 31 Oct, pickups counter 4 × day of month (+ 1 from the 29th of
-    September on). B200: the same days but 2 Oct, counter 3 × day of month. NODATA: no snapshot."""
+    September on). B200: the same days but 2 Oct, counter 3 × day of month. N0: no snapshot."""
     async with engine.begin() as conn:
         a817 = await seed.store(conn, "A817", "Kirti Nagar Delhi")
         b200 = await seed.store(conn, "B200", "Uttam Nagar Delhi")
-        await seed.store(conn, "NODATA", "Quiet Store")
+        await seed.store(conn, "N0", "Quiet Store")
         day = date(2026, 9, 20)
         while day <= OCTOBER.end:
             bump = 1 if date(2026, 9, 29) <= day <= date(2026, 9, 30) else 0
@@ -99,20 +99,20 @@ async def test_weekly_pdfs_documents_and_paths(
     await seed_stores(engine, seed)
     logger = EventLogger("run-w1", WEEKLY.code, stream=None, events=[])
     result = await render_period_reports(
-        engine, settings, WEEKLY, WEEK, ["a817", "B200", "NODATA"], "run-w1", logger
+        engine, settings, WEEKLY, WEEK, ["a817", "B200", "N0"], "run-w1", logger
     )
 
     assert [(o.store_code, o.status) for o in result.outcomes] == [
         ("A817", "ok"),
         ("B200", "ok"),
-        ("NODATA", "no_data"),
+        ("N0", "no_data"),
         ("ALL", "ok"),
     ]
     assert result.status == "warning"
-    assert result.detail == "4 PDFs; 1 without data (NODATA)"
+    assert result.detail == "4 PDFs; 1 without data (N0)"
     folder = settings.reports_path / "2026" / "weekly"
     assert [o.path for o in result.outcomes] == [
-        folder / f"{code}_week_2026-09-28_to_2026-10-04.pdf" for code in ("A817", "B200", "NODATA", "ALL")
+        folder / f"{code}_week_2026-09-28_to_2026-10-04.pdf" for code in ("A817", "B200", "N0", "ALL")
     ]
 
     a817 = pdf_text(folder / "A817_week_2026-09-28_to_2026-10-04.pdf")
@@ -133,12 +133,12 @@ async def test_weekly_pdfs_documents_and_paths(
     assert "≥ 21 (6 of 7 days)" in b200
     assert "6 of 7 days ingested" in b200 and "No figure for 02 Oct" in b200
 
-    nodata = pdf_text(folder / "NODATA_week_2026-09-28_to_2026-10-04.pdf")
+    nodata = pdf_text(folder / "N0_week_2026-09-28_to_2026-10-04.pdf")
     assert NO_DATA_NOTICE in nodata and "0 of 7 days ingested" in nodata
     assert "Primary KPIs" not in nodata and "KPIs over the Period" not in nodata
 
     combined = pdf_text(folder / "ALL_week_2026-09-28_to_2026-10-04.pdf")
-    assert "All stores" in combined and "Stores without data: NODATA." in combined
+    assert "All stores" in combined and "Stores without data: N0." in combined
     assert "≥ 50" in combined  # 29 + at least 21
     assert "Best store" in combined
 
@@ -146,7 +146,7 @@ async def test_weekly_pdfs_documents_and_paths(
     assert [(d.reference_id_3, d.status) for d in docs] == [
         ("A817", "ok"),
         ("B200", "ok"),
-        ("NODATA", "ok"),
+        ("N0", "ok"),
         ("ALL", "ok"),
     ]
     for doc, outcome in zip(docs, result.outcomes, strict=True):
@@ -155,7 +155,7 @@ async def test_weekly_pdfs_documents_and_paths(
         assert (doc.reference_id_1, doc.reference_id_2) == (WEEKLY.code, "run-w1")
         assert outcome.path is not None and doc.file_path == str(outcome.path)
         assert doc.file_size_bytes == outcome.path.stat().st_size
-    events = [e for e in logger.events if e.get("store_code") == "NODATA"]
+    events = [e for e in logger.events if e.get("store_code") == "N0"]
     assert [e["status"] for e in events] == ["warning"] and NO_DATA_MESSAGE in events[0]["message"]
 
 
