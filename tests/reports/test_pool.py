@@ -33,14 +33,14 @@ class Context:
 
 
 async def load(_session: object, code: str, _day: date) -> Context | None:
-    return None if code == "NONE" else Context(code)
+    return None if code == "N9" else Context(code)
 
 
 def render(context: Context, path: Path) -> None:
     """Runs in a worker: a real one-page PDF whose text says which process drew it."""
-    if context.code == "BAD":
+    if context.code == "B9":
         raise ValueError("no layout for this store")
-    if context.code == "DIE":
+    if context.code == "D9":
         os._exit(3)  # a worker killed outright (out of memory, a crash in C): no exception, no result
 
     def draw(pc: PagedCanvas) -> None:
@@ -93,14 +93,14 @@ def drawn_by(path: Path | None) -> int:
 
 
 async def test_a_render_that_raises_fails_its_store_only(engine: AsyncEngine, tmp_path: Path) -> None:
-    codes = ["S1", "BAD", "S2", "NONE", "S3", "S4", "S5"]
+    codes = ["S1", "B9", "S2", "N9", "S3", "S4", "S5"]
     result = await run(engine, tmp_path, codes, workers=2)
 
     assert [(o.store_code, o.status) for o in result.outcomes] == [
         ("S1", "ok"),
-        ("BAD", "error"),
+        ("B9", "error"),
         ("S2", "ok"),
-        ("NONE", "no_data"),
+        ("N9", "no_data"),
         ("S3", "ok"),
         ("S4", "ok"),
         ("S5", "ok"),
@@ -108,7 +108,7 @@ async def test_a_render_that_raises_fails_its_store_only(engine: AsyncEngine, tm
     assert result.outcomes[1].message == "render failed: ValueError: no layout for this store"
     assert await documents(engine) == [
         ("S1", "ok", None),
-        ("BAD", "error", "ValueError: no layout for this store"),
+        ("B9", "error", "ValueError: no layout for this store"),
         ("S2", "ok", None),
         ("S3", "ok", None),
         ("S4", "ok", None),
@@ -123,11 +123,11 @@ async def test_a_render_that_raises_fails_its_store_only(engine: AsyncEngine, tm
 async def test_a_render_that_kills_its_worker_fails_its_store_only(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    codes = ["S1", "S2", "DIE", "S3", "S4", "S5", "S6"]
+    codes = ["S1", "S2", "D9", "S3", "S4", "S5", "S6"]
     result = await run(engine, tmp_path, codes, workers=2)
 
     statuses = [(o.store_code, o.status) for o in result.outcomes]
-    assert statuses == [(c, "error" if c == "DIE" else "ok") for c in codes]
+    assert statuses == [(c, "error" if c == "D9" else "ok") for c in codes]
     died = result.outcomes[2]
     assert died.message == "render failed: RenderProcessDied: the process drawing this PDF ended abruptly"
     assert [(code, status) for code, status, _ in await documents(engine)] == statuses
@@ -136,10 +136,10 @@ async def test_a_render_that_kills_its_worker_fails_its_store_only(
 
 
 async def test_one_worker_draws_in_the_runs_own_process(engine: AsyncEngine, tmp_path: Path) -> None:
-    result = await run(engine, tmp_path, ["S1", "BAD", "S2"], workers=1)
+    result = await run(engine, tmp_path, ["S1", "B9", "S2"], workers=1)
     assert [(o.store_code, o.status) for o in result.outcomes] == [
         ("S1", "ok"),
-        ("BAD", "error"),
+        ("B9", "error"),
         ("S2", "ok"),
     ]
     assert {drawn_by(o.path) for o in result.rendered} == {os.getpid()}
@@ -151,7 +151,7 @@ async def test_a_pool_replaces_a_broken_pool_for_later_renders(
 ) -> None:
     monkeypatch.syspath_prepend(str(ROOT))
     async with RenderPool(2) as pool:
-        dying = await pool.submit(render, Context("DIE"), tmp_path / "die.pdf")
+        dying = await pool.submit(render, Context("D9"), tmp_path / "die.pdf")
         with pytest.raises(RenderProcessDied):
             await pool.wait(dying)
         after = [await pool.submit(render, Context(f"S{i}"), tmp_path / f"s{i}.pdf") for i in range(3)]
