@@ -1,5 +1,7 @@
 # TSV CRM backend: the `crm` command and the Prefect worker that runs the flows.
-FROM python:3.11-slim-bookworm
+# PYTHON_IMAGE: where no registry can be reached, docker-compose.local.yml builds on a local stand-in.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -18,14 +20,21 @@ RUN apt-get update \
 RUN useradd --create-home --uid 1000 crm && mkdir -p /data && chown crm:crm /data
 
 WORKDIR /app
-COPY pyproject.toml README.md prefect.yaml ./
+COPY pyproject.toml README.md ./
+# The dependencies first, from an empty package with the same metadata: a layer that a code change
+# leaves cached, so a deploy rebuilds only the last steps.
+RUN mkdir -p crm_core tasks flows \
+    && touch crm_core/__init__.py tasks/__init__.py flows/__init__.py \
+    && pip install . && pip uninstall -y tsv-crm \
+    && rm -rf build ./*.egg-info crm_core tasks flows
+COPY prefect.yaml ./
 COPY crm_core ./crm_core
 COPY tasks ./tasks
 COPY flows ./flows
 # A regular install: the package carries its migrations, so `crm db upgrade` runs from site-packages.
 # Only prefect.yaml and flows/ (the deployments' entrypoint for `prefect deploy`) stay in /app; the
 # flows import crm_core and tasks from the installed package.
-RUN pip install . && rm -rf build ./*.egg-info crm_core tasks
+RUN pip install --no-deps . && rm -rf build ./*.egg-info crm_core tasks
 
 USER crm
 VOLUME ["/data"]
