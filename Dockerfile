@@ -13,8 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DO_NOT_TRACK=1
 
 # Debian's Chromium drives the portal (Playwright's own browser download is not used); DejaVu for PDFs.
+# libatomic1: Playwright's bundled Node.js driver needs it, and neither the slim image nor Chromium has it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core ca-certificates \
+    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core ca-certificates libatomic1 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 crm && mkdir -p /data && chown crm:crm /data

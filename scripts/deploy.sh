@@ -74,6 +74,9 @@ if [ "${DEPLOY_PULL:-1}" = 1 ]; then
 fi
 
 step "build the images"
+# The worker's first: the migration's image (the same Dockerfile) then comes from its layer cache, where
+# a parallel build (podman-compose) would make every layer twice.
+"${compose[@]}" build worker
 "${compose[@]}" build
 
 # Every service but the one-shot migration and the worker (they need the migrated database): the databases,

@@ -26,6 +26,8 @@ def test_dockerfile_builds_a_non_root_crm_image_with_chromium() -> None:
     assert instructions[1] == ("FROM", "${PYTHON_IMAGE}")
     run = " ".join(arg for op, arg in instructions if op == "RUN")
     assert "apt-get install" in run and "chromium" in run and "rm -rf /var/lib/apt/lists/*" in run
+    # Playwright's Node.js driver does not start without it (found by starting the stack).
+    assert "libatomic1" in run
     # A regular install, not an editable one: the image runs what a wheel holds, migrations included.
     assert re.search(r"pip install (--no-deps )?\.(\s|$)", run) and "pip install -e" not in run
     env = " ".join(arg for op, arg in instructions if op == "ENV")
