@@ -21,14 +21,14 @@ RUN apt-get update \
 RUN useradd --create-home --uid 1000 crm && mkdir -p /data && chown crm:crm /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-# The dependencies first, from an empty package with the same metadata: a layer that a code change
-# leaves cached, so a deploy rebuilds only the last steps.
+COPY pyproject.toml ./
+# The dependencies first, from an empty package with the same metadata: a layer that a change of the code
+# or the README leaves cached, so a deploy rebuilds only the last steps.
 RUN mkdir -p crm_core tasks flows \
-    && touch crm_core/__init__.py tasks/__init__.py flows/__init__.py \
+    && touch README.md crm_core/__init__.py tasks/__init__.py flows/__init__.py \
     && pip install . && pip uninstall -y tsv-crm \
-    && rm -rf build ./*.egg-info crm_core tasks flows
-COPY prefect.yaml ./
+    && rm -rf build ./*.egg-info README.md crm_core tasks flows
+COPY README.md prefect.yaml ./
 COPY crm_core ./crm_core
 COPY tasks ./tasks
 COPY flows ./flows

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -89,6 +90,24 @@ class Stack:
         assert out, f"no running container of {service}"
         return out[0]
 
+    def anonymous_volumes(self) -> list[str]:
+        ids = _run(
+            [ENGINE, "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}"], self.env
+        ).stdout.split()
+        if not ids:
+            return []
+        mounts = _run(
+            [ENGINE, "inspect", "--format", "{{range .Mounts}}{{.Type}}={{.Name}} {{end}}", *ids], self.env
+        ).stdout.split()
+        # Named volumes carry the project's prefix; anonymous ones are bare 64-digit hex names.
+        return sorted(
+            {
+                m.split("=", 1)[1]
+                for m in mounts
+                if m.startswith("volume=") and re.fullmatch(r"volume=[0-9a-f]{64}", m)
+            }
+        )
+
     def volume_path(self, name: str) -> Path:
         out = _run(
             [ENGINE, "volume", "inspect", f"{PROJECT}_{name}", "--format", "{{.Mountpoint}}"], self.env
@@ -153,7 +172,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for service in ("worker", "prefect-server", "portal-simulator"):
             logs = running.compose("logs", service, check=False)
             (home / f"{service}.log").write_text(logs.stdout + logs.stderr)
+        anonymous = running.anonymous_volumes()
         running.compose("down", "-v", timeout=300, check=False)
+        # The image's VOLUME /data gives the services without the crm-data volume an anonymous one each.
+        if anonymous:
+            _run([ENGINE, "volume", "rm", "--force", *anonymous], env, check=False)
 
 
 def test_deploy_script_brings_up_the_stack_and_the_daily_deployment_runs_in_it(stack: Stack) -> None:
