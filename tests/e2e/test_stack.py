@@ -2,11 +2,11 @@
 smoke run for want of stores, then a full one), the daily deployment run by the worker in its container
 against the portal simulator in another, and its rows, PDFs and emails checked.
 
-Podman with podman-compose and the local stand-in images (docker-compose.local.yml) unless
-CRM_STACK_COMPOSE names another compose command (e.g. "docker compose", then the official images) and
-CRM_STACK_FILES the compose files. Skipped only where that container engine is not installed; `.ci/run`
-installs podman (scripts/container-runtime.sh). Images stay for the next run (layer cache); containers,
-networks and volumes of the test's own compose project are removed."""
+Podman with podman-compose and the local stand-in images (docker-compose.local.yml). CRM_STACK_COMPOSE
+may name another compose command ("docker compose": then the official images) and CRM_STACK_FILES the
+compose files; CI runs it with podman only. Skipped only where that container engine is not installed;
+`.ci/run` installs podman (scripts/container-runtime.sh). Images stay for the next run (layer cache);
+containers, networks and volumes of the test's own compose project are removed."""
 
 from __future__ import annotations
 
