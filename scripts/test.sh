@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (unit, PostgreSQL, SQLite, real Chromium, Prefect server) with coverage.
-# Needs PostgreSQL on 127.0.0.1:5432 (trust auth for user postgres); starts the local cluster if it is down.
+# Needs PostgreSQL on 127.0.0.1:5432 (trust auth for user postgres; CRM_TEST_PG_HOST / CRM_TEST_PG_PORT name
+# another server, as in GitHub's CI); starts the local cluster if it is down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+host="${CRM_TEST_PG_HOST:-127.0.0.1}"
+port="${CRM_TEST_PG_PORT:-5432}"
 
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  if command -v pg_ctlcluster >/dev/null 2>&1; then
+if ! pg_isready -h "$host" -p "$port" -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     echo "==> starting PostgreSQL"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
   fi
-  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && break; sleep 1; done
+  for _ in $(seq 1 30); do pg_isready -h "$host" -p "$port" -q 2>/dev/null && break; sleep 1; done
 fi
-pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 2; }
+pg_isready -h "$host" -p "$port" || { echo "PostgreSQL is not reachable on $host:$port" >&2; exit 2; }
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 exec .venv/bin/pytest --cov --cov-report=term:skip-covered "$@"

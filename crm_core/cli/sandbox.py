@@ -14,6 +14,13 @@ app = typer.Typer(help="The portal simulator for development, tests and demos.",
 
 @app.command("serve")
 def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="name or address to listen on, also the host of the simulator's links: other machines "
+            "(containers) must reach it by this name"
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="portal origin port (0 = any free port)")] = 8801,
     tms_port: Annotated[int, typer.Option("--tms-port", help="TMS origin port (0 = any free port)")] = 8802,
     seed: Annotated[int, typer.Option(help="seed of the synthetic data")] = 0,
@@ -31,7 +38,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the portal simulator (portal + TMS origins on 127.0.0.1) until interrupted."""
+    """Run the portal simulator (portal + TMS origins, on 127.0.0.1 unless --host) until interrupted."""
     from crm_core.portal.sandbox.faults import FAULTS, FaultSpecError, parse_fault
 
     faults = tuple(fault or ())
@@ -52,11 +59,16 @@ def serve(
     try:
         server = SandboxServer(
             SandboxConfig(
-                port=port, tms_port=tms_port, seed=seed, dashboard_date=dashboard_date, faults=faults
+                host=host,
+                port=port,
+                tms_port=tms_port,
+                seed=seed,
+                dashboard_date=dashboard_date,
+                faults=faults,
             )
         )
     except OSError as exc:
-        fail(f"cannot listen on 127.0.0.1:{port}/{tms_port}: {exc.strerror}")
+        fail(f"cannot listen on {host}:{port}/{tms_port}: {exc.strerror}")
     out.print(f"portal  {server.portal_origin}\nTMS     {server.tms_origin}")
     out.print(f"login   {DEMO_USERNAME} / {DEMO_PASSWORD}   (dashboard date {server.state.dashboard_date})")
     out.print("\n# for the downloader:")
