@@ -470,9 +470,7 @@ async def test_a_nul_character_rejects_its_row_or_nulls_its_value_not_the_bucket
         assert outcome.ingest.null_warnings == 1
         assert outcome.ingest.rejects_path is not None
         rejects = outcome.ingest.rejects_path.read_text(encoding="utf-8").splitlines()
-        assert rejects[1:] == [
-            f"{NAME},4,pickup_no,contains a NUL character (the database cannot store it)"
-        ]
+        assert rejects[1:] == [f"{NAME},4,pickup_no,contains a NUL character (the database cannot store it)"]
         async with engine.connect() as conn:
             names = (
                 await conn.execute(text("SELECT pickup_no, customer_name FROM missed_leads ORDER BY 1"))
