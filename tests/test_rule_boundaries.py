@@ -33,7 +33,10 @@ from crm_core.reports.kpis import (
     FLAT_TOLERANCE,
     GOOD,
     NEEDS_ATTENTION,
+    NOTE_COUNTER_RESTARTED,
     NOTE_FLAT,
+    NOTE_NO_CURRENT,
+    NOTE_NO_PREVIOUS,
     evaluate_kpi,
     overall_health,
     snapshot_change,
@@ -259,3 +262,39 @@ def test_settings_bounds(field: str, ok: list[float], refused: list[float]) -> N
     for value in refused:
         with pytest.raises(ValidationError, match=field):
             Settings(_env_file=None, **{field: value})  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "restarted", "delta", "note", "tone"),
+    [
+        (Decimal(5), None, False, None, NOTE_NO_CURRENT, "neutral"),
+        (Decimal(5), Decimal(7), True, None, NOTE_COUNTER_RESTARTED, "neutral"),
+        (None, Decimal(7), False, None, NOTE_NO_PREVIOUS, "neutral"),
+        (Decimal(5), Decimal("5.01"), False, Decimal("0.01"), NOTE_FLAT, "neutral"),
+        (Decimal(5), Decimal(6), False, Decimal(1), "Up by 1 compared to the previous report.", "positive"),
+        (
+            Decimal(5),
+            Decimal(4),
+            False,
+            Decimal(-1),
+            "Down by 1 compared to the previous report.",
+            "negative",
+        ),
+    ],
+)
+def test_snapshot_change_carries_both_values_and_its_note(
+    previous: Decimal | None,
+    current: Decimal | None,
+    restarted: bool,
+    delta: Decimal | None,
+    note: str,
+    tone: str,
+) -> None:
+    change = snapshot_change(previous, current, counter_restarted=restarted)
+    assert (change.previous, change.current, change.delta, change.note, change.tone) == (
+        previous,
+        current,
+        delta,
+        note,
+        tone,
+    )
