@@ -298,3 +298,18 @@ def test_snapshot_change_carries_both_values_and_its_note(
         note,
         tone,
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, False), ("", False), ("1", True), (" 1\t", True), ("0", False), ("1.0", False), ("true", False)],
+)
+def test_the_boolean_rule_in_both_implementations(raw: str | None, expected: bool) -> None:
+    row = {"pickup_row_id": "1", "mobile_number": "9800000001", "pickup_no": "P1", "store_code": "A668"}
+    if raw is not None:
+        row["is_order_placed"] = raw
+    outcome = validate_row(MISSED_LEADS, row)
+    assert outcome.row is not None and outcome.row["is_order_placed"] is expected
+    batch = pl.DataFrame([row | dict.fromkeys(set(MISSED_LEADS.column_names) - set(row))])
+    valid = Validator(MISSED_LEADS).validate(batch, file_name="m.csv", line_offset=0).valid
+    assert valid["is_order_placed"].to_list() == [expected]
