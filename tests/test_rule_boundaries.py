@@ -313,3 +313,23 @@ def test_the_boolean_rule_in_both_implementations(raw: str | None, expected: boo
     batch = pl.DataFrame([row | dict.fromkeys(set(MISSED_LEADS.column_names) - set(row))])
     valid = Validator(MISSED_LEADS).validate(batch, file_name="m.csv", line_offset=0).valid
     assert valid["is_order_placed"].to_list() == [expected]
+
+
+def test_rejects_have_their_four_columns_with_or_without_a_reject() -> None:
+    good = {"pickup_row_id": "1", "mobile_number": "9800000001", "pickup_no": "P1", "store_code": "A668"}
+    schema = {"file": pl.String, "line": pl.Int64, "column": pl.String, "reason": pl.String}
+    for rows, count in (([good], 0), ([good, good | {"pickup_no": " "}], 1)):
+        batch = pl.DataFrame([r | dict.fromkeys(set(MISSED_LEADS.column_names) - set(r)) for r in rows])
+        rejects = Validator(MISSED_LEADS).validate(batch, file_name="m.csv", line_offset=0).rejects
+        assert dict(rejects.schema) == schema and rejects.height == count
+    assert rejects.to_dicts() == [
+        {"file": "m.csv", "line": 3, "column": "pickup_no", "reason": "missing required value"}
+    ]
+
+
+def test_line_numbers_come_from_provenance_only_when_both_columns_are_there() -> None:
+    row = {"pickup_row_id": "x", "mobile_number": "9800000001", "pickup_no": "P1", "store_code": "A668"}
+    batch = pl.DataFrame([row | dict.fromkeys(set(MISSED_LEADS.column_names) - set(row))])
+    only_file = batch.with_columns(pl.lit("A668-missed-leads.csv").alias("source_file"))
+    rejects = Validator(MISSED_LEADS).validate(only_file, file_name="m.csv", line_offset=10).rejects
+    assert rejects.select("file", "line").row(0) == ("m.csv", 12)
