@@ -333,3 +333,27 @@ def test_line_numbers_come_from_provenance_only_when_both_columns_are_there() ->
     only_file = batch.with_columns(pl.lit("A668-missed-leads.csv").alias("source_file"))
     rejects = Validator(MISSED_LEADS).validate(only_file, file_name="m.csv", line_offset=10).rejects
     assert rejects.select("file", "line").row(0) == ("m.csv", 12)
+
+
+def test_every_bad_setting_is_named_once_in_one_line() -> None:
+    from crm_core.errors import ConfigError
+    from crm_core.settings import load_settings
+
+    with pytest.raises(ConfigError) as failure:
+        load_settings(_env_file=None, smtp_port=0, ingest_batch_size=0)
+    message = str(failure.value)
+    assert message.startswith("invalid configuration: ")
+    parts = message.removeprefix("invalid configuration: ").split("; ")
+    assert sorted(p.split(": ")[0] for p in parts) == ["INGEST_BATCH_SIZE", "SMTP_PORT"]
+    assert "\n" not in message
+
+
+def test_a_model_level_setting_error_is_its_message_alone() -> None:
+    from crm_core.errors import ConfigError
+    from crm_core.settings import load_settings
+
+    with pytest.raises(ConfigError) as failure:
+        load_settings(_env_file=None, crm_run_env="prod")
+    assert str(failure.value).startswith(
+        "invalid configuration: DATABASE_URL must be set when CRM_RUN_ENV=prod"
+    )
