@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import hypothesis
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +31,16 @@ for _name in list(os.environ):
         os.environ.pop(_name)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+
+# Property-based tests: modest example counts by default ("ci"), so each file runs in well under a minute on
+# a shared machine; HYPOTHESIS_PROFILE=deep searches harder. No deadline: a shared machine's timing varies.
+_SLOW_OK = [hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.function_scoped_fixture]
+# derandomize: CI explores the same examples every run, so a failure there is reproducible, never flaky.
+hypothesis.settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=_SLOW_OK, derandomize=True
+)
+hypothesis.settings.register_profile("deep", max_examples=2000, deadline=None, suppress_health_check=_SLOW_OK)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pg_url_for(database: str) -> str:

@@ -39,6 +39,7 @@ _HTML_MARKERS = ("<html", "<!doctype html")
 # Header names are echoed in warnings; a headerless file would put data there, so keep them short.
 _MAX_HEADER_SHOWN = 40
 _NEWLINE = 10
+_CR = 13
 _QUOTE = 34
 
 _READ_WORKERS = 4
@@ -252,6 +253,7 @@ def _read_store_file(
         data = data.decode("utf-8", errors="replace").encode("utf-8")
         warn(f"{name}: not valid UTF-8 (first bad byte on line {line}); undecodable bytes replaced by U+FFFD")
 
+    data = _lone_cr_to_lf(data)
     records = _locate_records(data)
     try:
         table = pl.read_csv(
@@ -322,6 +324,28 @@ def _show_header(header: str) -> str:
     if len(shown) > _MAX_HEADER_SHOWN:
         shown = shown[:_MAX_HEADER_SHOWN] + "…"
     return repr(shown)
+
+
+def _lone_cr_to_lf(data: bytes) -> bytes:
+    """A CR not followed by LF and outside quotes ends a record (classic Mac exports, mixed endings).
+
+    polars splits records on LF only: such a file would read as one long header record, its data shown as
+    "unknown columns" (customer values in a warning) and no rows. CRs inside quoted values are kept.
+    """
+    if data.find(b"\r") == -1:
+        return data
+    buf = np.frombuffer(data, dtype=np.uint8)
+    crs = np.flatnonzero(buf == _CR)
+    following = buf[np.minimum(crs + 1, len(buf) - 1)]
+    lone = crs[(crs + 1 == len(buf)) | (following != _NEWLINE)]
+    if lone.size and data.find(b'"') != -1:
+        quotes = np.flatnonzero(buf == _QUOTE)
+        lone = lone[(np.searchsorted(quotes, lone) & 1) == 0]
+    if not lone.size:
+        return data
+    fixed = buf.copy()
+    fixed[lone] = _NEWLINE
+    return fixed.tobytes()
 
 
 def _locate_records(data: bytes) -> _Records:

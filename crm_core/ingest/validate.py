@@ -31,7 +31,13 @@ REJECT_COLUMNS = ("file", "line", "column", "reason")
 # Store codes are compared upper-cased everywhere; merge de-duplicates the same way.
 UPPER_CASE_COLUMNS = frozenset({"store_code"})
 
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # the ingest tables' INTEGER columns are 32-bit on PostgreSQL
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+# Unicode White_Space, what polars trims and its regex \s matches. Python's str.strip() and re's \s also
+# take the separators U+001C-U+001F, so the per-row rules use this set to give the same outcome.
+WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+WHITESPACE += "\u2028\u2029\u202f\u205f\u3000"
+_WHITESPACE_RE = re.compile(f"[{WHITESPACE}]")  # the ingest tables' INTEGER columns are 32-bit on PostgreSQL
 
 # [0-9], not \d: \d matches every script's digits, which the number parsers would then refuse.
 # Plain digits, Western grouping (1,234,567) or Indian grouping (1,23,456), optional decimals.
@@ -53,6 +59,8 @@ _DATE_FORMATS = (
 
 REASONS: dict[ColumnKind | str, str] = {
     "missing": "missing required value",
+    # PostgreSQL text cannot hold U+0000: one such cell would fail (and roll back) the whole bucket.
+    "text": "contains a NUL character (the database cannot store it)",
     "int": "not a whole number in the INTEGER range",
     "float": "not a number",
     "date": "not a date (YYYY-MM-DD, DD-MM-YYYY, DD/MM/YYYY or MM/DD/YYYY, optional time)",
@@ -87,7 +95,7 @@ def coerce_expr(column: ExportColumn) -> pl.Expr:
         value = _trimmed(name)
         if name in UPPER_CASE_COLUMNS:
             value = value.str.to_uppercase()
-        return pl.when(value != "").then(value)
+        return pl.when((value != "") & ~value.str.contains("\x00", literal=True)).then(value)
     if column.kind == "bool":
         # The boolean rule: "1" → true, "0" → false, anything else (empty included) → false.
         return (_trimmed(name) == "1").fill_null(False)
@@ -135,13 +143,12 @@ class Validator:
             if column.kind == "bool":
                 continue  # every value maps to true or false: nothing to reject
             present = pl.col(f"__present_{column.name}")
-            checked = column.kind in ("int", "float", "date")
-            uncoercible = present & pl.col(column.name).is_null() if checked else None
+            # Present but NULL once typed: not a number/date, or text the database cannot store.
+            uncoercible = present & pl.col(column.name).is_null()
             if column.name in self.required:
                 self._failures.append((column.name, ~present, REASONS["missing"]))
-                if uncoercible is not None:
-                    self._failures.append((column.name, uncoercible, REASONS[column.kind]))
-            elif uncoercible is not None:
+                self._failures.append((column.name, uncoercible, REASONS[column.kind]))
+            else:
                 optional_bad.append(uncoercible.cast(pl.Int32))
         flags = [flag for _, flag, _ in self._failures]
         self._rejected = (pl.any_horizontal(flags) if flags else pl.lit(False)).alias("__rejected")
@@ -206,12 +213,14 @@ def empty_rejects() -> pl.DataFrame:
 def _text(value: Any, upper: bool = False) -> Any:
     if not isinstance(value, str):
         return value
-    value = value.strip()
+    if "\x00" in value:
+        raise ValueError(REASONS["text"])
+    value = value.strip(WHITESPACE)
     return (value.upper() if upper else value) or None
 
 
 def _number(value: str) -> float | None:
-    cleaned = re.sub(r"\s", "", value.replace("₹", ""))
+    cleaned = _WHITESPACE_RE.sub("", value.replace("₹", ""))
     if not cleaned:
         return None
     if not re.match(_NUMBER, cleaned):
@@ -238,13 +247,13 @@ def _int(value: Any) -> Any:
 
 
 def _bool(value: Any) -> Any:
-    return value.strip() == "1" if isinstance(value, str) else (False if value is None else value)
+    return value.strip(WHITESPACE) == "1" if isinstance(value, str) else (False if value is None else value)
 
 
 def _date(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    value = value.strip()
+    value = value.strip(WHITESPACE)
     if not value:
         return None
     for pattern, formats in _DATE_FORMATS:
@@ -319,7 +328,7 @@ def _failed_fields(exc: ValidationError) -> list[str]:
 
 
 def _reason(spec: ExportSpec, name: str, value: str | None) -> str:
-    if value is None or not value.strip():
+    if value is None or not value.strip(WHITESPACE):
         return REASONS["missing"]
     return REASONS[spec.column_index[name].kind]
 

@@ -77,13 +77,14 @@ def parse_number(text: str, kind: MetricKind) -> MetricValue:
         raise NumberError(f"not a number: {collapse(text)!r}")
     try:
         value = Decimal(match.group(1)) * _UNITS.get(match.group(2) or "", Decimal(1))
+        if kind == "count":
+            if value != value.to_integral_value():
+                raise NumberError(f"not a whole count: {collapse(text)!r}")  # never silently truncated
+            return int(value)
+        # More digits than the decimal context holds (28) cannot be rounded to cents: not a figure.
+        return value.quantize(Decimal("0.01"))
     except InvalidOperation:
         raise NumberError(f"not a number: {collapse(text)!r}") from None
-    if kind == "count":
-        if value != value.to_integral_value():
-            raise NumberError(f"not a whole count: {collapse(text)!r}")  # never silently truncated
-        return int(value)
-    return value.quantize(Decimal("0.01"))
 
 
 def parse_dashboard_date(text: str) -> date | None:
