@@ -31,7 +31,7 @@ from crm_core.ingest.bucket import process_bucket
 from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE, merge_bucket
 from crm_core.ingest.validate import REJECT_COLUMNS, Validator, validate_row
 from crm_core.json_logger import EventLogger
-from crm_core.portal.files import InvalidExport, check_csv, count_rows
+from crm_core.portal.files import InvalidExport, check_csv
 
 DAY = date(2025, 11, 19)
 VENDOR_HEADER = [
@@ -261,9 +261,7 @@ def test_any_bytes_merge_to_rows_or_a_warning_naming_the_file(
         assert lines == sorted(lines) and all(1 < n <= last_line for n in lines)
 
 
-# Python's csv module raises csv.Error on a lone CR and on fields above its 128 KiB limit; those are kept
-# out here and pinned by the two xfail tests below until the download check catches them.
-check_bytes = raw_bytes.map(lambda b: b.replace(b"\r\n", b"\n").replace(b"\r", b""))
+check_bytes = raw_bytes
 
 
 @given(body=check_bytes)
@@ -279,32 +277,19 @@ def test_the_download_check_accepts_or_raises_invalid_export_only(body: bytes) -
     } | set(MISSED_LEADS.required_columns)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="csv.Error on a field over 128 KiB escapes check_csv/count_rows (fixed on sec-files)"
-)
-def test_a_huge_field_is_counted_or_an_invalid_export(tmp_path: Path) -> None:
+def test_a_huge_field_is_an_invalid_export_not_a_crash() -> None:
+    # Where the value is named by row and column: tests/portal/test_exports_and_detection.py.
     header = ",".join(VENDOR_HEADER)
     small = "1,9876543210,P1,,,A668,,,,Asha,,,,,1"
     huge = "2,9876543211,P2,,,A668,,,,Asha," + "x" * 200_000 + ",,,,1"
     body = f"{header}\n{small}\n{huge}\n".encode()
-    try:
-        assert check_csv(body, MISSED_LEADS).rows == 2
-    except InvalidExport as exc:
-        assert "line 3" in exc.reason
-    path = tmp_path / NAME
-    path.write_bytes(body)
-    assert count_rows(path) == 2
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="csv.Error ('new-line character seen in unquoted field') escapes check_csv on a lone CR; "
-    "the sec-files change to check_csv's csv.Error handling covers it",
-)
-def test_classic_mac_line_endings_are_an_invalid_export_not_a_crash() -> None:
-    body = (",".join(VENDOR_HEADER) + "\r1,9876543210,P1,,,A668,,,,Asha,,,,,1\r").encode()
     with pytest.raises(InvalidExport):
         check_csv(body, MISSED_LEADS)
+
+
+def test_classic_mac_line_endings_are_read_as_lines_by_the_download_check() -> None:
+    body = (",".join(VENDOR_HEADER) + "\r1,9876543210,P1,,,A668,,,,Asha,,,,,1\r").encode()
+    assert check_csv(body, MISSED_LEADS).rows == 1
 
 
 # --- validation ------------------------------------------------------------------------------------------
