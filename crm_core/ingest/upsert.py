@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -181,9 +182,7 @@ class PostgresStager(_Upsert):
             )  # created_at/updated_at: their CURRENT_TIMESTAMP defaults (the transaction's start)
             await self.driver.execute("SAVEPOINT ingest_direct")
             try:
-                await self.driver.copy_records_to_table(
-                    self.spec.table, records=stamped.iter_rows(), columns=stamped.columns
-                )
+                await self.copy(self.spec.table, stamped)
             except Exception as exc:
                 if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
                     raise
@@ -194,10 +193,17 @@ class PostgresStager(_Upsert):
                 self.inserted += fresh.height
             await self.driver.execute("RELEASE SAVEPOINT ingest_direct")
         if stage.height:
-            await self.driver.copy_records_to_table(
-                self.staging, records=stage.iter_rows(), columns=self.columns
-            )
+            await self.copy(self.staging, stage.select(self.columns))
             self.staged += stage.height
+
+    async def copy(self, table: str, frame: pl.DataFrame) -> None:
+        """COPY `frame` into `table` as CSV written by polars, in Rust: no Python object per value, as
+        building and binary-encoding a tuple per row needs. A NULL is an unquoted empty field, an empty
+        string a quoted one; no table has a single column, so no line can be a lone end-of-data marker."""
+        data = io.BytesIO()
+        frame.write_csv(data, include_header=False, quote_style="necessary")
+        data.seek(0)
+        await self.driver.copy_to_table(table, source=data, columns=frame.columns, format="csv")
 
     async def load(self, batches: AsyncIterator[pl.DataFrame]) -> UpsertCounts:
         # Chunks of several batches: a probe and a COPY per 3000-row batch would pay their start-up
