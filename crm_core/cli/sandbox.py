@@ -17,6 +17,9 @@ def serve(
     port: Annotated[int, typer.Option(help="portal origin port (0 = any free port)")] = 8801,
     tms_port: Annotated[int, typer.Option("--tms-port", help="TMS origin port (0 = any free port)")] = 8802,
     seed: Annotated[int, typer.Option(help="seed of the synthetic data")] = 0,
+    rows: Annotated[
+        int | None, typer.Option(help="rows in every CSV export (load tests; default: each store's own)")
+    ] = None,
     date_: Annotated[
         str | None, typer.Option("--date", help="dashboard date (default: yesterday, Asia/Kolkata)")
     ] = None,
@@ -52,7 +55,12 @@ def serve(
     try:
         server = SandboxServer(
             SandboxConfig(
-                port=port, tms_port=tms_port, seed=seed, dashboard_date=dashboard_date, faults=faults
+                port=port,
+                tms_port=tms_port,
+                seed=seed,
+                rows=rows,
+                dashboard_date=dashboard_date,
+                faults=faults,
             )
         )
     except OSError as exc:
