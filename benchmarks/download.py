@@ -34,7 +34,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_simulator(latency: float, rows: int | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`crm sandbox serve` in a process of its own (its CPU is not the measured process's), every
+    response delayed by `latency` s, every export `rows` rows when given."""
     port, tms_port = free_port(), free_port()
     cmd = [
         sys.executable,
@@ -50,6 +52,8 @@ def start_simulator(latency: float) -> tuple[subprocess.Popen[bytes], str, str]:
     cmd += ["--date", DAY.isoformat()]
     if latency:
         cmd += ["--fault", f"slow={latency}"]
+    if rows is not None:
+        cmd += ["--rows", str(rows)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
