@@ -93,7 +93,9 @@ async def task_seconds(flow_run_id: str) -> dict[str, float]:
 
 
 class BrowserMemory:
-    """Peak summed RSS of this process's descendants (Chromium's processes), sampled every 0.2 s."""
+    """Peak summed RSS of the browser's processes among this process's descendants (the simulator and the
+    Prefect server are descendants too, and are left out), sampled every 0.2 s. Chromium's processes
+    share pages, so the sum overstates what they hold together."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -106,7 +108,8 @@ class BrowserMemory:
             total = 0
             for child in me.children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
+                    if "chrom" in child.name().lower() or "headless" in child.name().lower():
+                        total += child.memory_info().rss
             self.peak = max(self.peak, total)
 
     def __enter__(self) -> BrowserMemory:
