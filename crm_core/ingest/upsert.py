@@ -9,9 +9,10 @@ Inserted, updated and unchanged rows are counted separately and add up to the ro
   stored; the new rows are binary-COPYed (asyncpg, raw driver connection) straight into the target inside
   a savepoint (inserted), the others into a TEMP table dropped at commit. If a concurrent writer stored
   one of the "new" keys after the probe, the COPY fails with a unique violation, the savepoint is rolled
-  back and that chunk is staged instead. At the end ONE statement applies the staged rows: an
-  `UPDATE … FROM staging` (its rows are updates) and, for the staged rows it did not reach, an
-  `INSERT … SELECT … ON CONFLICT` (counted with `xmax = 0`).
+  back and that chunk is staged instead. At the end ONE statement applies the staged rows: one join
+  classifies each (stored? content changed?), an `UPDATE … FROM` writes the changed stored ones (updates)
+  and an `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <content differs>` the ones not stored (counted
+  with `xmax = 0`); the rest are unchanged.
 - SQLite: every batch is inserted into a TEMP table, the rows whose key already exists are counted, and
   of those the ones whose content differs (those will be updates), then upserted with
   `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <content differs>`; the staging table is emptied for the
