@@ -35,8 +35,10 @@ def free_port() -> int:
 
 
 def start_simulator(
-    latency: float, faults: list[str] | None = None
+    latency: float, faults: list[str] | None = None, rows: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`crm sandbox serve` in a process of its own (its CPU is not the measured process's), every
+    response delayed by `latency` s, every export `rows` rows when given."""
     port, tms_port = free_port(), free_port()
     cmd = [
         sys.executable,
@@ -54,6 +56,8 @@ def start_simulator(
         cmd += ["--fault", f"slow={latency}"]
     for fault in faults or []:
         cmd += ["--fault", fault]
+    if rows is not None:
+        cmd += ["--rows", str(rows)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -31,9 +31,11 @@ PIPELINE = "crm_ingest"
 def outcome_table(outcome: BucketOutcome, dry_run: bool) -> Table:
     from rich.table import Table
 
-    table = Table(title=f"crm ingest {outcome.bucket}" + (" (dry run)" if dry_run else ""))
+    # Collapsed padding: eight columns fit an 80-column terminal without cutting a heading.
+    title = f"crm ingest {outcome.bucket}" + (" (dry run)" if dry_run else "")
+    table = Table(title=title, collapse_padding=True, pad_edge=False)
     counts = outcome.counts()
-    for name in ("download", "merged", "rejected", "inserted", "updated", "ingested"):
+    for name in ("download", "merged", "rejected", "inserted", "updated", "unchanged", "ingested"):
         table.add_column(name, justify="right")
     table.add_column("verdict")
     colour = {"ok": "green", "warn": "yellow", "error": "red"}[outcome.verdict]
@@ -43,6 +45,7 @@ def outcome_table(outcome: BucketOutcome, dry_run: bool) -> Table:
         str(counts["rejected_rows"]),
         str(counts["inserted"]),
         str(counts["updated"]),
+        str(counts["unchanged"]),
         str(counts["ingested_rows"]),
         f"[{colour}]{outcome.verdict}[/]",
     )

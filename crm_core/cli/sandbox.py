@@ -24,6 +24,9 @@ def serve(
     port: Annotated[int, typer.Option(help="portal origin port (0 = any free port)")] = 8801,
     tms_port: Annotated[int, typer.Option("--tms-port", help="TMS origin port (0 = any free port)")] = 8802,
     seed: Annotated[int, typer.Option(help="seed of the synthetic data")] = 0,
+    rows: Annotated[
+        int | None, typer.Option(help="rows in every CSV export (load tests; default: each store's own)")
+    ] = None,
     date_: Annotated[
         str | None, typer.Option("--date", help="dashboard date (default: yesterday, Asia/Kolkata)")
     ] = None,
@@ -63,6 +66,7 @@ def serve(
                 port=port,
                 tms_port=tms_port,
                 seed=seed,
+                rows=rows,
                 dashboard_date=dashboard_date,
                 faults=faults,
             )

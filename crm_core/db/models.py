@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -84,7 +85,7 @@ def _ingest_table(spec: ExportSpec) -> Table:
         Column(col.name, _SQL_TYPES[col.kind], nullable=col.name not in spec.required_columns)
         for col in spec.columns
     ]
-    return Table(
+    table = Table(
         spec.table,
         Base.metadata,
         *columns,
@@ -94,6 +95,10 @@ def _ingest_table(spec: ExportSpec) -> Table:
         PrimaryKeyConstraint(*spec.keys),
         Index(f"ix_{spec.table}_run_date", "run_date"),
     )
+    # Reports select a store's rows by upper(store_code): without this index each of them reads the
+    # whole table, so report loading grew with stores × rows.
+    Index(f"ix_{spec.table}_store_code_upper", func.upper(table.c.store_code))
+    return table
 
 
 INGEST_TABLES: dict[str, Table] = {bucket: _ingest_table(spec) for bucket, spec in EXPORTS.items()}

@@ -1,9 +1,10 @@
 """Audit and cleanup of one bucket.
 
-Verdict `ok` iff nothing was rejected and every merged row was ingested; only then, after the ingest
-transaction committed, are the per-store files and the merged file deleted. Any other outcome keeps every
-file for inspection and logs why. A dry run never deletes; its verdict is `warn` ("dry run: nothing
-ingested"), which is not a problem of the run (`BucketOutcome.dry_run_only`).
+Verdict `ok` iff nothing was rejected and every merged row was ingested: merged = inserted + updated +
+unchanged (a row whose stored copy already had the same content is in the table, just not rewritten).
+Only then, after the ingest transaction committed, are the per-store files and the merged file deleted.
+Any other outcome keeps every file for inspection and logs why. A dry run never deletes; its verdict is
+`warn` ("dry run: nothing ingested"), which is not a problem of the run (`BucketOutcome.dry_run_only`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class BucketOutcome:
             "rejected_rows": ingest.rejected_rows if ingest else 0,
             "inserted": ingest.inserted if ingest else 0,
             "updated": ingest.updated if ingest else 0,
+            "unchanged": ingest.unchanged if ingest else 0,
             "ingested_rows": ingest.ingested_rows if ingest else 0,
         }
 
@@ -138,7 +140,10 @@ def _judge(
         problems.append(f"ingested {ingest.ingested_rows} of {merge.merged_rows} merged rows")
     if problems:
         return "warn", "; ".join(problems)
-    return "ok", f"{ingest.ingested_rows} row(s) ingested ({ingest.inserted} new, {ingest.updated} updated)"
+    return "ok", (
+        f"{ingest.ingested_rows} row(s) ingested ({ingest.inserted} new, {ingest.updated} updated, "
+        f"{ingest.unchanged} unchanged)"
+    )
 
 
 def _bucket_files(merge: MergeResult, ingest: IngestResult | None) -> list[Path]:

@@ -36,7 +36,7 @@ from crm_core.exports import ExportSpec
 from crm_core.fsutil import AtomicFile
 from crm_core.ingest.inert import inert_row
 from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE
-from crm_core.ingest.upsert import open_stager
+from crm_core.ingest.upsert import UpsertCounts, open_stager
 from crm_core.ingest.validate import (
     REJECT_COLUMNS,
     BatchResult,
@@ -67,11 +67,12 @@ class IngestResult:
     rejected_rows: int
     inserted: int
     updated: int
-    ingested_rows: int  # inserted + updated
+    ingested_rows: int  # inserted + updated + unchanged: the file's valid rows, all now stored
     null_warnings: int  # optional values that could not be coerced -> NULL
     rejects_path: Path | None  # only when rows were rejected (never in a dry run)
     dry_run: bool
     warnings: list[str] = field(default_factory=list)
+    unchanged: int = 0  # stored keys whose content was already the same: not written
 
     def counts(self) -> dict[str, int]:
         return {
@@ -79,6 +80,7 @@ class IngestResult:
             "rejected_rows": self.rejected_rows,
             "inserted": self.inserted,
             "updated": self.updated,
+            "unchanged": self.unchanged,
             "ingested_rows": self.ingested_rows,
             "null_warnings": self.null_warnings,
         }
@@ -323,7 +325,7 @@ async def ingest_merged(
                 sample.extend(result.valid.head(SAMPLE_ROWS - len(sample)).to_dicts())
             yield result
 
-    inserted = updated = 0
+    counts = UpsertCounts()
     try:
         if dry_run or engine is None:
             async with contextlib.aclosing(prefetched(validated())) as batches:
@@ -334,7 +336,7 @@ async def ingest_merged(
                 async with engine.begin() as conn:
                     stager = await open_stager(conn, spec, run_id, report_date)
                     async with contextlib.aclosing(prefetched(validated())) as batches:
-                        inserted, updated = await stager.load(b.valid async for b in batches)
+                        counts = await stager.load(b.valid async for b in batches)
             except (SQLAlchemyError, OSError) as exc:
                 raise database_error(spec.bucket, exc) from None
             except pl.exceptions.PolarsError as exc:
@@ -357,9 +359,10 @@ async def ingest_merged(
         bucket=spec.bucket,
         merged_rows=merged.rows,
         rejected_rows=totals["rejected"],
-        inserted=inserted,
-        updated=updated,
-        ingested_rows=inserted + updated,
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        ingested_rows=counts.inserted + counts.updated + counts.unchanged,
         null_warnings=totals["null_warnings"],
         rejects_path=rejects_path,
         dry_run=dry_run,
@@ -408,7 +411,8 @@ def _log(
         "ingest",
         "warn" if result.warnings or result.null_warnings else "ok",
         f"ingested {result.ingested_rows} row(s): {result.inserted} inserted, {result.updated} updated, "
-        f"{result.rejected_rows} rejected, {result.null_warnings} value(s) set NULL",
+        f"{result.unchanged} unchanged, {result.rejected_rows} rejected, "
+        f"{result.null_warnings} value(s) set NULL",
         bucket=spec.bucket,
         merged_file=merged_path.name,
         counts=counts,

@@ -1,17 +1,22 @@
 """Set-based upserts of validated batches into an ingest table, inside the caller's transaction.
 
-Every non-key column, run_id, run_date and updated_at are set on conflict; inserted and updated rows are
-counted separately.
+A stored row is rewritten only when one of its non-key columns differs from the incoming row (a NULL-safe
+comparison generated from the export registry); then every non-key column, run_id, run_date and updated_at
+are set. A row whose content did not change is left alone (its run_id, run_date and updated_at stay those
+of the run that last changed it) and counted as unchanged, so a rerun of the same day writes no row.
+Inserted, updated and unchanged rows are counted separately and add up to the rows loaded.
 - PostgreSQL ("probe and route"): per chunk of ~ROUTE_ROWS rows, one indexed join finds the keys already
   stored; the new rows are binary-COPYed (asyncpg, raw driver connection) straight into the target inside
   a savepoint (inserted), the others into a TEMP table dropped at commit. If a concurrent writer stored
   one of the "new" keys after the probe, the COPY fails with a unique violation, the savepoint is rolled
-  back and that chunk is staged instead. At the end ONE statement applies the staged rows: an
-  `UPDATE … FROM staging` (its rows are updates) and, for the staged rows it did not reach, an
-  `INSERT … SELECT … ON CONFLICT` (counted with `xmax = 0`).
-- SQLite: every batch is inserted into a TEMP table, the rows whose key already exists are counted (those
-  will be updates), then upserted with `INSERT … SELECT … ON CONFLICT`; the staging table is emptied for
-  the next batch.
+  back and that chunk is staged instead. At the end ONE statement applies the staged rows: one join
+  classifies each (stored? content changed?), an `UPDATE … FROM` writes the changed stored ones (updates)
+  and an `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <content differs>` the ones not stored (counted
+  with `xmax = 0`); the rest are unchanged.
+- SQLite: every batch is inserted into a TEMP table, the rows whose key already exists are counted, and
+  of those the ones whose content differs (those will be updates), then upserted with
+  `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <content differs>`; the staging table is emptied for the
+  next batch.
 The caller guarantees that no key occurs twice in one bucket (PostgreSQL refuses to update a row twice
 in one statement).
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -38,9 +44,24 @@ STAGE_ALL_SHARE = 0.5  # sampled share of stored keys above which the whole chun
 UNIQUE_VIOLATION = "23505"
 
 
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What the upsert did with the rows it was given: new keys, stored keys whose content changed, and
+    stored keys whose content was already the same (not written)."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
 class Stager(Protocol):
-    async def load(self, batches: AsyncIterator[pl.DataFrame]) -> tuple[int, int]:
-        """Upsert every batch; (inserted, updated) for the whole bucket."""
+    async def load(self, batches: AsyncIterator[pl.DataFrame]) -> UpsertCounts:
+        """Upsert every batch; the counts for the whole bucket."""
         ...
 
 
@@ -60,8 +81,19 @@ class _Upsert:
     def q(self, name: str) -> str:
         return _quote(self.conn, name)
 
-    def upsert_sql(self, where: str = "") -> str:
+    def changed(self, stored: str, incoming: str) -> str:
+        """SQL true when the row `stored` (an alias of the target table) differs from `incoming` in any
+        non-key column, NULL-safely: a NULL replaced by a value, or the reverse, is a change."""
+        left = ", ".join(f"{stored}.{self.q(c)}" for c in self.spec.non_key_columns)
+        right = ", ".join(f"{incoming}.{self.q(c)}" for c in self.spec.non_key_columns)
+        distinct = "IS DISTINCT FROM" if self.conn.dialect.name == "postgresql" else "IS NOT"
+        return f"({left}) {distinct} ({right})"
+
+    def upsert_sql(self, source: str, where: str) -> str:
+        """INSERT the rows of `source` (a table or CTE name, unquoted) that pass `where`; a stored key is
+        updated only when its content changed."""
         q = self.q
+        table = q(self.spec.table)
         cols = ", ".join(q(c) for c in self.columns)
         keys = ", ".join(q(k) for k in self.spec.keys)
         updates = ", ".join(
@@ -69,9 +101,9 @@ class _Upsert:
             + ["run_id = excluded.run_id", "run_date = excluded.run_date", "updated_at = CURRENT_TIMESTAMP"]
         )
         return (
-            f"INSERT INTO {q(self.spec.table)} ({cols}, run_id, run_date) "
-            f"SELECT {cols}, :run_id, :run_date FROM {q(self.staging)} s {where}"
-            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+            f"INSERT INTO {table} ({cols}, run_id, run_date) "
+            f"SELECT {cols}, :run_id, :run_date FROM {source} {where}"
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {self.changed(table, 'excluded')}"
         )
 
     def bound(self, sql: str) -> Any:
@@ -150,9 +182,7 @@ class PostgresStager(_Upsert):
             )  # created_at/updated_at: their CURRENT_TIMESTAMP defaults (the transaction's start)
             await self.driver.execute("SAVEPOINT ingest_direct")
             try:
-                await self.driver.copy_records_to_table(
-                    self.spec.table, records=stamped.iter_rows(), columns=stamped.columns
-                )
+                await self.copy(self.spec.table, stamped)
             except Exception as exc:
                 if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
                     raise
@@ -163,12 +193,15 @@ class PostgresStager(_Upsert):
                 self.inserted += fresh.height
             await self.driver.execute("RELEASE SAVEPOINT ingest_direct")
         if stage.height:
-            await self.driver.copy_records_to_table(
-                self.staging, records=stage.iter_rows(), columns=self.columns
-            )
+            await self.copy(self.staging, stage.select(self.columns))
             self.staged += stage.height
 
-    async def load(self, batches: AsyncIterator[pl.DataFrame]) -> tuple[int, int]:
+    async def copy(self, table: str, frame: pl.DataFrame) -> None:
+        # Binary records, not CSV written by polars: on this 2-core machine the server's CSV parsing
+        # cost more than the client's per-row encoding saved (benchmarks/ingest.py measures both).
+        await self.driver.copy_records_to_table(table, records=frame.iter_rows(), columns=frame.columns)
+
+    async def load(self, batches: AsyncIterator[pl.DataFrame]) -> UpsertCounts:
         # Chunks of several batches: a probe and a COPY per 3000-row batch would pay their start-up
         # (and asyncpg's column type lookup) hundreds of times per bucket. The previous chunk is sent
         # by a task while the next one is read and validated (in prefetched()'s worker thread).
@@ -189,32 +222,48 @@ class PostgresStager(_Upsert):
                 # printed by asyncio with the driver's full text, failing row values included.
                 with contextlib.suppress(BaseException):
                     await sending
-        updated = inserted = 0
+        staged = UpsertCounts()
         if self.staged:
-            updated, inserted = await self.apply_staged()
-        return self.inserted + inserted, updated
+            staged = await self.apply_staged()
+        return UpsertCounts(inserted=self.inserted) + staged
 
-    async def apply_staged(self) -> tuple[int, int]:
-        """(updated, inserted) from the staged rows, in ONE statement: an UPDATE … FROM for the stored
-        keys, and an upsert of the staged rows it did not reach (new keys of a sample-staged or fallback
-        chunk). One statement, one snapshot: a key another writer commits meanwhile is either seen by the
-        UPDATE or met by the INSERT's ON CONFLICT, never missed by both."""
+    async def apply_staged(self) -> UpsertCounts:
+        """The staged rows applied in ONE statement: an UPDATE … FROM of the stored rows whose content
+        differs, and an upsert of the staged keys not stored in the statement's snapshot (new keys of a
+        sample-staged or fallback chunk). One statement, one snapshot: a key another writer commits
+        meanwhile is either seen by the UPDATE (or found unchanged) or met by the INSERT's ON CONFLICT,
+        never missed by both. Staged rows that neither wrote are unchanged."""
+        row = (await self.conn.execute(self.bound(self.apply_sql()), self.params)).one()
+        inserted, updated = int(row[1]), int(row[0]) + int(row[2])
+        return UpsertCounts(inserted, updated, self.staged - inserted - updated)
+
+    def apply_sql(self) -> str:
+        # One hash join classifies every staged row (stored? content changed?) into `m`; the UPDATE
+        # and the INSERT then read `m`, so the staged rows are joined with the table once, not twice
+        # (a second join, an anti-join for the new keys, doubled the cost of an unchanged rerun).
         q = self.q
-        on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.spec.keys)
+        table, staging = q(self.spec.table), q(self.staging)
+        first_key = q(self.spec.keys[0])  # key columns are NOT NULL: NULL here means "no stored row"
+        on = " AND ".join(f"t.{q(k)} = m.{q(k)}" for k in self.spec.keys)
         sets = ", ".join(
-            [f"{q(c)} = s.{q(c)}" for c in self.spec.non_key_columns]
+            [f"{q(c)} = m.{q(c)}" for c in self.spec.non_key_columns]
             + ["run_id = :run_id", "run_date = :run_date", "updated_at = CURRENT_TIMESTAMP"]
         )
-        sql = (
-            f"WITH u AS (UPDATE {q(self.spec.table)} t SET {sets} FROM {q(self.staging)} s "
-            f"WHERE {on} RETURNING s.ctid AS staged_row), "  # a row id: cheaper to match than the keys
-            f"i AS ({self.upsert_sql('WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.staged_row = s.ctid) ')} "
-            "RETURNING (xmax = 0) AS inserted) "
+        classified = (
+            f"SELECT s.*, t.{first_key} IS NOT NULL AS _stored, "
+            f"t.{first_key} IS NOT NULL AND {self.changed('t', 's')} AS _changed "
+            f"FROM {staging} s LEFT JOIN {table} t ON "
+            + " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.spec.keys)
+        )
+        return (
+            f"WITH m AS MATERIALIZED ({classified}), "
+            # The content test again: a row another writer changed since the snapshot is re-checked.
+            f"u AS (UPDATE {table} t SET {sets} FROM m "
+            f"WHERE m._changed AND {on} AND {self.changed('t', 'm')} RETURNING 1), "
+            f"i AS ({self.upsert_sql('m', 'WHERE NOT m._stored ')} RETURNING (xmax = 0) AS inserted) "
             "SELECT (SELECT count(*) FROM u), count(*) FILTER (WHERE inserted), "
             "count(*) FILTER (WHERE NOT inserted) FROM i"
         )
-        row = (await self.conn.execute(self.bound(sql), self.params)).one()
-        return int(row[0]) + int(row[2]), int(row[1])
 
 
 async def _chunks(batches: AsyncIterator[pl.DataFrame], rows: int) -> AsyncIterator[pl.DataFrame]:
@@ -233,7 +282,8 @@ async def _chunks(batches: AsyncIterator[pl.DataFrame], rows: int) -> AsyncItera
 
 
 class SqliteStager(_Upsert):
-    """Per batch: insert into a TEMP table, count the keys already stored, upsert, empty the TEMP table."""
+    """Per batch: insert into a TEMP table, count the keys already stored (and which of them changed),
+    upsert, empty the TEMP table."""
 
     async def open(self) -> SqliteStager:
         await self.conn.execute(text(f"DROP TABLE IF EXISTS temp.{_quote(self.conn, self.staging)}"))
@@ -248,25 +298,25 @@ class SqliteStager(_Upsert):
         q = self.q
         on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.spec.keys)
         self.count_existing = text(
-            f"SELECT count(*) FROM {q(self.staging)} s JOIN {q(self.spec.table)} t ON {on}"
+            f"SELECT count(*), coalesce(sum({self.changed('t', 's')}), 0) "
+            f"FROM {q(self.staging)} s JOIN {q(self.spec.table)} t ON {on}"
         )
         # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint of the SELECT.
-        self.upsert = self.bound(self.upsert_sql("WHERE true "))
+        self.upsert = self.bound(self.upsert_sql(q(self.staging), "WHERE true "))
         return self
 
-    async def load(self, batches: AsyncIterator[pl.DataFrame]) -> tuple[int, int]:
-        inserted = updated = 0
+    async def load(self, batches: AsyncIterator[pl.DataFrame]) -> UpsertCounts:
+        counts = UpsertCounts()
         async for batch in batches:
             if not batch.height:
                 continue
             await self.conn.execute(self.stage_table.insert(), batch.to_dicts())
-            existing = int((await self.conn.execute(self.count_existing)).scalar_one())
+            existing, changed = (await self.conn.execute(self.count_existing)).one()
             await self.conn.execute(self.upsert, self.params)
             await self.conn.execute(self.stage_table.delete())
-            updated += existing
-            inserted += batch.height - existing
+            counts += UpsertCounts(batch.height - existing, int(changed), int(existing) - int(changed))
         await self.conn.execute(text(f"DROP TABLE temp.{_quote(self.conn, self.staging)}"))
-        return inserted, updated
+        return counts
 
 
 async def open_stager(conn: AsyncConnection, spec: ExportSpec, run_id: str, run_date: date) -> Stager:

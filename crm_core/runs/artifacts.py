@@ -33,15 +33,16 @@ def markdown(record: RunRecord) -> str:
     if buckets:
         lines += [
             "",
-            "| bucket | downloaded | merged | rejected | inserted | updated | ingested | verdict |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| bucket | downloaded | merged | rejected | inserted | updated | unchanged | ingested "
+            "| verdict |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for bucket, info in buckets.items():
             c, verdict, reason = info.get("counts", {}), info.get("verdict", "-"), info.get("reason")
             lines.append(
                 f"| {bucket} | {c.get('download_total', 0)} | {c.get('merged_rows', 0)} | "
                 f"{c.get('rejected_rows', 0)} | {c.get('inserted', 0)} | {c.get('updated', 0)} | "
-                f"{c.get('ingested_rows', 0)} | {verdict}"
+                f"{c.get('unchanged', 0)} | {c.get('ingested_rows', 0)} | {verdict}"
                 + (f": {reason}" if verdict != "ok" and reason else "")
                 + " |"
             )

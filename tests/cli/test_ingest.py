@@ -62,7 +62,9 @@ def work_root(env: dict[str, str]) -> Path:
     return Path(env["CRM_HOME"]) / "downloads" / "ingest"
 
 
-def test_ingest_ok_then_rerun_counts_updates(cli_env: dict[str, str], pg_url: str, tmp_path: Path) -> None:
+def test_ingest_ok_then_rerun_counts_unchanged_rows(
+    cli_env: dict[str, str], pg_url: str, tmp_path: Path
+) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     a = export(folder, "A668-missed-leads.csv", "A668", 3)
@@ -70,9 +72,9 @@ def test_ingest_ok_then_rerun_counts_updates(cli_env: dict[str, str], pg_url: st
     before = {p.name: p.read_bytes() for p in (a, b)}
     code, output = invoke(cli_env, "missed_leads", str(a), str(b), "--date", "2025-11-19")
     assert code == 0, output
-    for word in ("download", "merged", "rejected", "inserted", "updated", "ingested", "ok"):
+    for word in ("download", "merged", "rejected", "inserted", "updated", "unchanged", "ingested", "ok"):
         assert word in output
-    assert "5 row(s) ingested (5 new, 0 updated)" in output
+    assert "5 row(s) ingested (5 new, 0 updated, 0 unchanged)" in output
     assert db_count(pg_url, "SELECT count(*) FROM missed_leads WHERE run_date = '2025-11-19'") == 5
     # The user's files are untouched; the work copies are gone after the ok audit.
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
@@ -81,7 +83,7 @@ def test_ingest_ok_then_rerun_counts_updates(cli_env: dict[str, str], pg_url: st
 
     code, output = invoke(cli_env, "missed_leads", str(a), "--date", "2025-11-19")
     assert code == 0, output
-    assert "3 row(s) ingested (0 new, 3 updated)" in output
+    assert "3 row(s) ingested (0 new, 0 updated, 3 unchanged)" in output
     assert db_count(pg_url, "SELECT count(*) FROM missed_leads") == 5
 
 

@@ -96,6 +96,13 @@ async def table_rows(engine: AsyncEngine, bucket: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await conn.execute(select(*business).order_by(*table.primary_key))]
 
 
+async def row_stamps(engine: AsyncEngine, bucket: str) -> list[tuple[Any, ...]]:
+    table = INGEST_TABLES[bucket]
+    stamps = [*table.primary_key, table.c.run_id, table.c.updated_at]
+    async with engine.connect() as conn:
+        return [tuple(r) for r in await conn.execute(select(*stamps).order_by(*table.primary_key))]
+
+
 def crm(*args: str, api_url: str | None = None) -> subprocess.CompletedProcess[str]:
     """The installed `crm` command in a child process with this test's environment."""
     env = os.environ | ({"PREFECT_API_URL": api_url} if api_url else {})
@@ -192,15 +199,18 @@ async def test_daily_run_end_to_end_and_rerun(
     table = json.loads(str(by_key["daily-2025-11-19-counts"].data))
     assert len(table) == 9 and {row["download"] for row in table} == {"ok"}
 
-    # Rerun of the same date: same table contents, no email sent twice.
+    # Rerun of the same date: same table contents, no row rewritten, no email sent twice.
     before = {bucket: await table_rows(db, bucket) for bucket in BUCKETS}
+    stamps = {bucket: await row_stamps(db, bucket) for bucket in BUCKETS}
     state2, result2 = await run_daily()
     assert state2.is_completed() and result2["status"] == "ok", result2["summary_text"]
     assert result2["run_id"] != run_id
     for bucket in BUCKETS:
         assert await table_rows(db, bucket) == before[bucket]
+        assert await row_stamps(db, bucket) == stamps[bucket]  # run_id and updated_at of the first run
         counts = result2["metrics"]["buckets"][bucket]["counts"]
-        assert counts["inserted"] == 0 and counts["updated"] == counts["merged_rows"]
+        assert counts["inserted"] == counts["updated"] == 0
+        assert counts["unchanged"] == counts["ingested_rows"] == counts["merged_rows"]
     assert len(messages(smtp_server)) == 3
     assert result2["metrics"]["email"]["already_sent"] == 3
     # Nothing went out this time, and the message says so rather than "3 of 3 delivered".

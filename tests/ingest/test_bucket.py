@@ -95,6 +95,7 @@ async def test_ok_bucket_is_ingested_and_its_files_deleted(engine: AsyncEngine, 
         "rejected_rows": 0,
         "inserted": 5,
         "updated": 0,
+        "unchanged": 0,
         "ingested_rows": 5,
     }
     assert listing(work) == [] and len(outcome.files_deleted) == 3 and outcome.files_kept == []
@@ -199,7 +200,9 @@ async def test_connection_dropped_mid_bucket_raises_transient_with_nothing_store
         assert stored.verdict == "ok"
         async with engine.connect() as conn:
             before = (await conn.execute(text("SELECT * FROM missed_leads ORDER BY pickup_no"))).all()
-        files = {"A668": vendor_file(work, "A668", [lead_line(n, "A668") for n in range(1, 9)])}
+        # P0001 and P0002 come back changed (an unchanged row is not written, so it would take no lock).
+        changed = [lead_line(n, "A668", row_id=str(100 + n)) for n in (1, 2)]
+        files = {"A668": vendor_file(work, "A668", changed + [lead_line(n, "A668") for n in range(3, 9)])}
         log = logger()
         # The 6 new rows are COPYed in, then the update of P0001 waits for this lock: dropped there.
         lock = "SELECT 1 FROM missed_leads WHERE pickup_no = 'P0001' FOR UPDATE"

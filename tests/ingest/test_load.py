@@ -88,7 +88,7 @@ async def ingest(engine: AsyncEngine | None, path: Path, **kwargs: Any) -> Any:
     return await ingest_merged(engine, spec, path, report_date=DAY, **kwargs)
 
 
-async def test_insert_then_reingest_updates_every_row_unchanged(engine: AsyncEngine, work: Path) -> None:
+async def test_insert_then_reingest_leaves_every_row_unchanged(engine: AsyncEngine, work: Path) -> None:
     path = write_merged(work / "merged_missed_leads_20251119.csv", MISSED_LEADS, [lead(n) for n in range(7)])
     first = await ingest(engine, path)
     assert (first.merged_rows, first.inserted, first.updated, first.ingested_rows) == (7, 7, 0, 7)
@@ -104,11 +104,42 @@ async def test_insert_then_reingest_updates_every_row_unchanged(engine: AsyncEng
     assert r["run_id"] == "run-1" and str(r["run_date"]) == "2025-11-19"
     assert r["created_at"] is not None and r["updated_at"] is not None
 
+    # The same file again: every row is already stored with this content, so none is written.
     second = await ingest(engine, path, run_id="run-2")
-    assert (second.inserted, second.updated, second.ingested_rows) == (0, 7, 7)
+    assert (second.inserted, second.updated, second.unchanged, second.ingested_rows) == (0, 0, 7, 7)
     again = await table_rows(engine, "missed_leads", "pickup_no")
-    assert without_times(again) == without_times(rows)
-    assert {r["run_id"] for r in again} == {"run-2"}
+    assert again == rows  # updated_at and run_id included: the row of the run that last changed it
+    assert {r["run_id"] for r in again} == {"run-1"}
+
+
+async def test_rerun_with_one_changed_row_writes_only_that_row(engine: AsyncEngine, work: Path) -> None:
+    path = work / "merged_missed_leads_20251119.csv"
+    await ingest(engine, write_merged(path, MISSED_LEADS, [lead(n) for n in range(6)]))
+    old = "2000-01-01 00:00:00"  # a stamp no write of this test can produce, so a rewrite shows
+    async with engine.begin() as conn:
+        await conn.execute(text(f"UPDATE missed_leads SET updated_at = '{old}'"))
+    before = {r["pickup_no"]: r for r in await table_rows(engine, "missed_leads", "pickup_no")}
+
+    rows = [lead(n) for n in range(6)]
+    rows[2] = lead(2, special_instruction="ring twice")  # NULL → a value is a change
+    rows[4] = lead(4, customer_name=" Asha Verma ")  # trimmed by validation: the same stored value
+    result = await ingest(engine, write_merged(path, MISSED_LEADS, rows), run_id="run-2")
+    assert (result.inserted, result.updated, result.unchanged, result.ingested_rows) == (0, 1, 5, 6)
+
+    after = {r["pickup_no"]: r for r in await table_rows(engine, "missed_leads", "pickup_no")}
+    assert after["P00002"]["special_instruction"] == "ring twice" and after["P00002"]["run_id"] == "run-2"
+    assert str(after["P00002"]["updated_at"]) != str(before["P00002"]["updated_at"])
+    assert after["P00002"]["created_at"] == before["P00002"]["created_at"]
+    assert {k: v for k, v in after.items() if k != "P00002"} == {
+        k: v for k, v in before.items() if k != "P00002"
+    }
+    assert {str(r["updated_at"])[:10] for k, r in after.items() if k != "P00002"} == {"2000-01-01"}
+
+    # And back: a value → NULL is a change too.
+    back = await ingest(engine, write_merged(path, MISSED_LEADS, [lead(n) for n in range(6)]), run_id="run-3")
+    assert (back.updated, back.unchanged) == (1, 5)
+    final = {r["pickup_no"]: r for r in await table_rows(engine, "missed_leads", "pickup_no")}
+    assert final["P00002"]["special_instruction"] is None and final["P00002"]["run_id"] == "run-3"
 
 
 async def test_update_changes_every_non_key_column_and_keeps_created_at(

@@ -31,10 +31,10 @@ DAY = date(2025, 11, 19)
 RETRY_NOTE = "files kept for a retry"
 
 
-def export(folder: Path, store: str, mobiles: list[str]) -> Path:
+def export(folder: Path, store: str, mobiles: list[str], status: str = "Yes") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REPEAT_CUSTOMERS.file_name(store)
-    path.write_text("Store Code,Mobile No.,Status\n" + "".join(f"{store},{m},Yes\n" for m in mobiles))
+    path.write_text("Store Code,Mobile No.,Status\n" + "".join(f"{store},{m},{status}\n" for m in mobiles))
     return path
 
 
@@ -105,7 +105,8 @@ async def test_connection_dropped_mid_bucket_is_retried_and_stores_every_row_onc
     pg_url: str, tmp_path: Path
 ) -> None:
     work = tmp_path / "downloads"
-    first, _ = await bucket_flow(pg_url, {"A526": export(work, "A526", mobiles(1, 3))}, work)
+    # Stored with another status, so the second export changes them (an unchanged row is not written).
+    first, _ = await bucket_flow(pg_url, {"A526": export(work, "A526", mobiles(1, 3), status="No")}, work)
     assert first.verdict == "ok"
     before = await stored(pg_url)
     files = {"A526": export(work, "A526", mobiles(1, 12))}

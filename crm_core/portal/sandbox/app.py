@@ -69,6 +69,7 @@ class SandboxState:
     password: str = DEMO_PASSWORD
     otp_code: str = DEMO_OTP
     seed: int = 0
+    rows: int | None = None  # rows per CSV export (load tests); None: each store's own rows
     dashboard_date: date = field(default_factory=default_dashboard_date)
     faults: FaultBoard = field(default_factory=FaultBoard)
     stats: Counter[str] = field(default_factory=Counter)
@@ -275,8 +276,12 @@ _TEXT_FOR_NON_UTF8 = {
 }
 
 
-def _csv_body(key: str, day: data.StoreDay, faults: Callable[[str], Fault | None]) -> bytes:
+def _csv_body(
+    key: str, day: data.StoreDay, faults: Callable[[str], Fault | None], size: int | None = None
+) -> bytes:
     header, rows = _rows_for(key, day)
+    if size is not None:
+        rows = data.sized_rows(rows, size, day.store_code)
     if faults("header_only"):
         rows = []
     if faults("order_id") and "order_no" in header:
@@ -622,7 +627,7 @@ def tms_app(state: SandboxState) -> Starlette:
         if store is None or key == "unknown_csv":
             return Response("bad request", status_code=400, media_type="text/plain")
         day = data.store_day(store, state.dashboard_date, state.seed)
-        body = _csv_body(key, day, lambda name: state.faults.take(name, store, key))
+        body = _csv_body(key, day, lambda name: state.faults.take(name, store, key), state.rows)
         stem = CSV_ENDPOINTS[key][2]
         suggested = f"{stem}_{store}_{state.dashboard_date:%Y%m%d}.csv"
         if state.faults.take("evil_filename", store, key):

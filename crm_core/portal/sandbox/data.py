@@ -255,3 +255,36 @@ def _metrics(
     m["package_non_pkg_over_800"] = len(nonpackage)
     m["package_non_pkg_over_800_undelivered"] = rng.randrange(0, 6)
     return m
+
+
+# The column that makes a row's key unique within its store, per export shape.
+_ROW_KEYS = {"id": "pickup_no", "order_no": "order_no", "Mobile No.": "Mobile No.", "Mobile No": "Mobile No"}
+
+
+def sized_rows(rows: list[dict[str, str]], count: int, store_code: str) -> list[dict[str, str]]:
+    """Exactly `count` rows for load tests: the store's own rows, then copies of them in turn, each with
+    a key of its own (a suffixed pickup or order number, another mobile) and, for missed leads, the next
+    id. The copies are settled history — leads converted into orders, orders delivered — so a store's
+    report keeps the action lists of its own rows, whatever the size. Deterministic; the dashboard
+    figures still describe the store's own rows."""
+    if count <= len(rows) or not rows:
+        return rows[:count]
+    key = next(k for k in _ROW_KEYS if k in rows[0])
+    column = _ROW_KEYS[key]
+    first_id = int(rows[0]["id"]) if key == "id" else 0
+    offset = _store_number(store_code)
+    out = list(rows)
+    for i in range(len(rows), count):
+        row = dict(rows[i % len(rows)])
+        if column.startswith("Mobile"):
+            row[column] = f"{6 + i % 4}{(offset + i) % 10**9:09d}"
+        else:
+            row[column] = f"{row[column]}-{i}"
+        if key == "id":
+            row["id"] = str(first_id + i)
+            row["is_order_placed"] = "1"
+        elif key == "order_no":
+            row["status"] = "Delivered"
+            row["actual_deliver_on"] = row["actual_deliver_on"] or row["expected_deliver_on"]
+        out.append(row)
+    return out

@@ -30,6 +30,7 @@ class SandboxConfig:
     port: int = 0  # 0 = any free port
     tms_port: int = 0
     seed: int = 0
+    rows: int | None = None  # rows per CSV export (load tests); None: each store's own rows
     dashboard_date: date | None = None
     faults: tuple[str, ...] = ()
 
@@ -49,6 +50,7 @@ class SandboxServer:
             portal_origin=f"http://{self.config.host}:{portal_port}",
             tms_origin=f"http://{self.config.host}:{tms_port}",
             seed=self.config.seed,
+            rows=self.config.rows,
             faults=FaultBoard([parse_fault(spec) for spec in self.config.faults]),
         )
         if self.config.dashboard_date is not None:
