@@ -90,42 +90,68 @@ def admin_dsn(pg_url: str) -> str:
     return pg_url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def wait_for_lock_waiter(
-    pg_url: str, process: subprocess.Popen[bytes] | None, wait_s: float = 300
-) -> str:
-    """The statement a backend of the run's database is blocked on by a lock (the test holds one)."""
+async def wait_for_lock_waiters(
+    pg_url: str, processes: list[subprocess.Popen[bytes]], waiters: int = 1, wait_s: float = 300
+) -> list[str]:
+    """The statements `waiters` backends of the run's database are blocked on by a lock the test holds
+    (`processes`: the commands that must not end before that)."""
     database = pg_url.rsplit("/", 1)[1]
     deadline = time.monotonic() + wait_s
     conn = await asyncpg.connect(admin_dsn(pg_url).rsplit("/", 1)[0] + "/postgres")
     try:
         while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise AssertionError(f"the run ended ({process.returncode}) before it reached the lock")
-            query = await conn.fetchval(
+            for process in processes:
+                if process.poll() is not None:
+                    raise AssertionError(f"a command ended ({process.returncode}) before it reached the lock")
+            queries = await conn.fetch(
                 "SELECT query FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' "
-                "AND pid <> pg_backend_pid() LIMIT 1",
+                "AND pid <> pg_backend_pid()",
                 database,
             )
-            if query:
-                return str(query)
+            if len(queries) >= waiters:
+                return [str(row["query"]) for row in queries]
             await asyncio.sleep(0.2)
     finally:
         await conn.close()
-    raise AssertionError(f"no statement of the run waited on the lock within {wait_s}s")
+    raise AssertionError(f"fewer than {waiters} statements waited on the lock within {wait_s}s")
+
+
+async def hold_table_lock(pg_url: str, table: str) -> asyncpg.Connection:
+    """An open transaction holding `table` exclusively: a run reaching it blocks right there (release:
+    ROLLBACK and close)."""
+    conn = await asyncpg.connect(admin_dsn(pg_url))
+    await conn.execute("BEGIN")
+    await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+async def release(lock: asyncpg.Connection) -> None:
+    await lock.execute("ROLLBACK")
+    await lock.close()
+
+
+SKIPPED_COLUMNS = {"run_id", "created_at", "updated_at", "id", "run_date_time"}
+
+
+async def bucket_rows(pg_url: str, bucket: str) -> list[tuple[Any, ...]]:
+    """A bucket's rows without run ids and timestamps (which differ run to run), in key order."""
+    table = INGEST_TABLES[bucket]
+    business = [c for c in table.columns if c.name not in SKIPPED_COLUMNS]
+    engine = make_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(*business).order_by(*table.primary_key))
+            return [tuple(r) for r in rows]
+    finally:
+        await engine.dispose()
 
 
 async def day_contents(pg_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the day's data leaves, without run ids and timestamps (which differ run to run)."""
-    skip = {"run_id", "created_at", "updated_at", "id", "run_date_time"}
+    contents = {bucket: await bucket_rows(pg_url, bucket) for bucket in BUCKETS}
     engine = make_engine(pg_url)
-    contents: dict[str, list[tuple[Any, ...]]] = {}
     try:
         async with engine.connect() as conn:
-            for bucket in BUCKETS:
-                table = INGEST_TABLES[bucket]
-                business = [c for c in table.columns if c.name not in skip]
-                rows = await conn.execute(select(*business).order_by(*table.primary_key))
-                contents[bucket] = [tuple(r) for r in rows]
             figures = await conn.execute(
                 text(
                     "SELECT m.store_code, s.* FROM store_dashboard_summary s "
@@ -133,7 +159,7 @@ async def day_contents(pg_url: str) -> dict[str, list[tuple[Any, ...]]]:
                 )
             )
             contents["store_dashboard_summary"] = [
-                tuple(v for k, v in row.items() if k not in skip) for row in figures.mappings()
+                tuple(v for k, v in row.items() if k not in SKIPPED_COLUMNS) for row in figures.mappings()
             ]
     finally:
         await engine.dispose()

@@ -22,9 +22,11 @@ from tests.reliability.crash.daily_process import (
     GatedHandler,
     admin_dsn,
     daily_settings,
+    hold_table_lock,
+    release,
     seeded_database,
     smtp,
-    wait_for_lock_waiter,
+    wait_for_lock_waiters,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -63,20 +65,17 @@ async def test_killed_deployment_run_is_crashed_and_alerted(
         stack.start_worker("crm-process", settings, queue="alerts")
         stack.start_worker("crm-process", settings, queue="default", keep_others=True)
 
-        lock = await asyncpg.connect(admin_dsn(url))
-        await lock.execute("BEGIN")
-        await lock.execute("LOCK TABLE missed_leads IN ACCESS EXCLUSIVE MODE")
+        lock = await hold_table_lock(url, "missed_leads")
         try:
             run_id = stack.run_deployment("dashboard-daily/daily", {"report_date": DAY.isoformat()})
-            blocked_on = await wait_for_lock_waiter(url, None)
+            (blocked_on,) = await wait_for_lock_waiters(url, [])
             assert "missed_leads" in blocked_on, blocked_on
             pids = flow_run_processes(run_id)
             assert pids, "the flow run's process was not found"
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
         finally:
-            await lock.execute("ROLLBACK")
-            await lock.close()
+            await release(lock)
 
         run: dict[str, Any] = await asyncio.to_thread(stack.wait_for, run_id, 120)
         assert run["state_type"] == "CRASHED", run

@@ -25,25 +25,19 @@ from tests.reliability.crash.daily_process import (
     daily_env,
     day_contents,
     documents_match_files,
+    hold_table_lock,
     kill_group,
     pdf_attachments,
     received_once,
+    release,
     run_daily,
     seeded_database,
     smtp,
     start,
-    wait_for_lock_waiter,
+    wait_for_lock_waiters,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.usefixtures("prefect_harness")]
-
-
-async def hold_table_lock(pg_url: str, table: str) -> asyncpg.Connection:
-    """An open transaction holding `table` exclusively: a run reaching it blocks right there."""
-    conn = await asyncpg.connect(admin_dsn(pg_url))
-    await conn.execute("BEGIN")
-    await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-    return conn
 
 
 async def count(pg_url: str, sql: str) -> int:
@@ -76,14 +70,13 @@ async def test_kill_during_ingest_then_rerun(
         lock = await hold_table_lock(url, "undelivered_orders")
         run = start(env, "run", "daily", "--date", DAY.isoformat(), log=tmp_path / "killed.log")
         try:
-            blocked_on = await wait_for_lock_waiter(url, run)
+            (blocked_on,) = await wait_for_lock_waiters(url, [run])
             assert "undelivered_orders" in blocked_on, blocked_on
             kill_group(run)
         finally:
             if run.poll() is None:
                 kill_group(run)
-            await lock.execute("ROLLBACK")
-            await lock.close()
+            await release(lock)
         # The killed bucket's transaction is gone with its connection: not one of its rows is stored.
         assert await count(url, "SELECT count(*) FROM missed_leads") == len(clean_day["missed_leads"])
         assert await count(url, "SELECT count(*) FROM undelivered_orders") == 0
@@ -104,7 +97,7 @@ async def test_kill_while_a_pdf_is_recorded_then_rerun(
         lock = await hold_table_lock(url, "documents")
         run = start(env, "run", "daily", "--date", DAY.isoformat(), log=tmp_path / "killed.log")
         try:
-            blocked_on = await wait_for_lock_waiter(url, run)
+            (blocked_on,) = await wait_for_lock_waiters(url, [run])
             assert "documents" in blocked_on, blocked_on
             rendered = sorted(p.name for p in (home / "reports").rglob("*.pdf"))
             assert rendered == ["A668_2025-11-19.pdf"], rendered
@@ -112,8 +105,7 @@ async def test_kill_while_a_pdf_is_recorded_then_rerun(
         finally:
             if run.poll() is None:
                 kill_group(run)
-            await lock.execute("ROLLBACK")
-            await lock.close()
+            await release(lock)
         assert await count(url, "SELECT count(*) FROM documents") == 0
         assert handler.messages == []
 
