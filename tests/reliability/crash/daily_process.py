@@ -168,14 +168,16 @@ async def day_contents(pg_url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 async def documents_match_files(pg_url: str, home: Path) -> list[str]:
     """Every ok `documents` row points at a complete PDF, every PDF on disk has a row, no temp file is
-    left beside them; returns the store codes with a PDF."""
+    left beside them; returns the store codes with a PDF. A rerun renders a store's report of the date to
+    the same path: the file is the one the newest row of that path describes."""
     engine = make_engine(pg_url)
     try:
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
                     text(
-                        "SELECT reference_id_3, file_path, file_size_bytes FROM documents WHERE status = 'ok'"
+                        "SELECT reference_id_3, file_path, file_size_bytes FROM documents "
+                        "WHERE status = 'ok' ORDER BY id"
                     )
                 )
             ).all()
@@ -185,15 +187,13 @@ async def documents_match_files(pg_url: str, home: Path) -> list[str]:
 
 
 def _files_match(rows: list[tuple[Any, ...]], home: Path) -> list[str]:
-    recorded = set()
-    for store, file_path, size in rows:
-        path = Path(file_path)
+    newest = {Path(file_path): (store, size) for store, file_path, size in rows}
+    for path, (store, size) in newest.items():
         assert path.is_file(), f"documents row of {store} points at a missing file {path}"
-        assert path.stat().st_size == size, f"{path} is not the file its documents row describes"
+        assert path.stat().st_size == size, f"{path} is not the file its newest documents row describes"
         assert len(PdfReader(io.BytesIO(path.read_bytes())).pages) >= 1
-        recorded.add(path)
     on_disk = set((home / "reports").rglob("*.pdf"))
-    assert on_disk == recorded, f"PDFs without documents rows: {sorted(on_disk - recorded)}"
+    assert on_disk == set(newest), f"PDFs without documents rows: {sorted(on_disk - set(newest))}"
     assert not list((home / "reports").rglob("*.tmp")), "a partial PDF was left behind"
     return sorted({store for store, _path, _size in rows})
 
