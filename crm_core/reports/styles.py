@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -302,7 +303,8 @@ def render_two_pass(draw: Callable[[PagedCanvas], None], path: Path, **canvas_ar
     draw(counter)
     total = counter.finish()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    # A name of its own: two runs of one date render the same report at once (CLI and deployment).
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")
     try:
         writer = PagedCanvas(str(partial), total_pages=total, **canvas_args)
         draw(writer)

@@ -194,7 +194,8 @@ def _files_match(rows: list[tuple[Any, ...]], home: Path) -> list[str]:
         assert len(PdfReader(io.BytesIO(path.read_bytes())).pages) >= 1
     on_disk = set((home / "reports").rglob("*.pdf"))
     assert on_disk == set(newest), f"PDFs without documents rows: {sorted(on_disk - set(newest))}"
-    assert not list((home / "reports").rglob("*.tmp")), "a partial PDF was left behind"
+    hidden = [p for p in (home / "reports").rglob(".*") if p.is_file()]
+    assert not hidden, f"a partial PDF was left behind: {hidden}"
     return sorted({store for store, _path, _size in rows})
 
 

@@ -3,7 +3,8 @@ from two processes): the tables end as one run leaves them and no email goes out
 
 Both daily runs are `crm run daily` processes on one machine (one CRM_HOME, as a CLI run and the
 deployment's worker share it in the container): the deployment path runs the same flow in a process the
-worker starts, so two commands are the same race with less start-up noise."""
+worker starts, so two commands are the same race without a Prefect server and worker to start. Both are
+held at the first bucket's ingest (a table lock the test holds) until both have started, then go on."""
 
 from __future__ import annotations
 
@@ -59,6 +60,10 @@ async def test_two_daily_runs_of_one_date_at_once(
         codes = [await asyncio.to_thread(run.wait, 600) for run in runs]
         logs = [(tmp_path / f"run{n}.log").read_text(errors="replace") for n in (1, 2)]
         assert codes == [0, 0], "\n=====\n".join(log[-3000:] for log in logs)
+        # One run read the portal while the other waited for it, then ran as a rerun of the date.
+        waited = [log for log in logs if "another daily run is reading the portal" in log]
+        assert len(waited) == 1, "\n=====\n".join(log[-3000:] for log in logs)
+        assert "3 already sent for this date" in waited[0]
         assert await day_contents(url) == clean_day
         assert await documents_match_files(url, home) == ["A668", "A817"]
         subjects = received_once(handler)
