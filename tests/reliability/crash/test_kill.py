@@ -9,6 +9,8 @@ Each kill lands inside its phase deterministically: the test holds a PostgreSQL 
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +84,26 @@ async def test_kill_during_ingest_then_rerun(
         assert await count(url, "SELECT count(*) FROM undelivered_orders") == 0
         assert await count(url, "SELECT count(*) FROM documents") == 0
         assert handler.messages == []
+        # Nothing outlives a command's in-process flow run to report its death: Prefect still shows it
+        # Running. Deployment runs are watched by their worker (test_crash_alert).
+        assert await flow_run_state(killed_run_id(home)) == "RUNNING"
 
         await rerun_completes_the_day(url, env, home, handler, clean_day)
+
+
+def killed_run_id(home: Path) -> str:
+    """The run id (the Prefect flow-run id) of the first run in the event log."""
+    first = (home / "events.ndjson").read_text().splitlines()[0]
+    return str(json.loads(first)["run_id"])
+
+
+async def flow_run_state(flow_run_id: str) -> str:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(uuid.UUID(flow_run_id))
+    assert flow_run.state is not None
+    return str(flow_run.state.type.value)
 
 
 async def test_kill_while_a_pdf_is_recorded_then_rerun(
