@@ -26,7 +26,13 @@ from crm_core.exports import enabled_exports
 from crm_core.ingest import BucketOutcome, failed_bucket
 from crm_core.json_logger import EventLogger
 from crm_core.pipelines import DAILY
-from crm_core.runs.daily import BACKFILL_NOTE, check_prerequisites, daily_record, plan_daily_dates
+from crm_core.runs.daily import (
+    BACKFILL_NOTE,
+    check_prerequisites,
+    daily_record,
+    one_portal_run_at_a_time,
+    plan_daily_dates,
+)
 from crm_core.runs.phases import BUCKET_PHASES, BucketPhase, DownloadPhase, ReportPhase
 from crm_core.runs.record import RunRecord
 from crm_core.runs.summary import render
@@ -132,6 +138,13 @@ async def portal_run(
     ctx: RunContext, run_id: str, day: date, scope: StoreScope, *, dry_run: bool, emails: bool
 ) -> RunRecord:
     """The current report date: the portal's exports and figures, ingested, then PDFs, summary, emails."""
+    async with one_portal_run_at_a_time(ctx.engine, day_logger(ctx, run_id)):
+        return await _portal_run(ctx, run_id, day, scope, dry_run=dry_run, emails=emails)
+
+
+async def _portal_run(
+    ctx: RunContext, run_id: str, day: date, scope: StoreScope, *, dry_run: bool, emails: bool
+) -> RunRecord:
     settings, engine, logger = ctx.settings, ctx.engine, day_logger(ctx, run_id)
     run = daily_record(run_id, settings.crm_run_env.value, day, scope, dry_run=dry_run)
     logger.event(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_core.db.engine import session_factory
+from crm_core.db.locks import take_turns
 from crm_core.db.models import EmailSend, PipelineRunSummary
 from crm_core.db.runs import load_run_summary
 from crm_core.json_logger import EventLogger, describe_exception
@@ -117,34 +115,10 @@ async def send_notifications_for_run(
     backoff_s: float = 2.0,
 ) -> NotifyOutcome:
     """Send every planned email of a run that was not delivered before (all of them with `force`)."""
-    async with _senders_take_turns(engine, pipeline_code):
+    # Two senders at once (the flow and `crm notifications send`, or two runs of a date) would both read
+    # the send log before either wrote it, and deliver everything twice: they take turns.
+    async with take_turns(engine, f"crm-notify:{pipeline_code}"):
         return await _send(engine, settings, pipeline_code, run_id, logger, force, attempts, backoff_s)
-
-
-# asyncio locks belong to one event loop; each `asyncio.run` (CLI, tests) gets its own set.
-_local_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-@contextlib.asynccontextmanager
-async def _senders_take_turns(engine: AsyncEngine, pipeline_code: str) -> AsyncIterator[None]:
-    """Two senders at once (the flow and `crm notifications send`, or two runs of a date) would both
-    read the send log before either wrote it, and deliver everything twice. On PostgreSQL they take
-    turns on a session advisory lock (across processes); SQLite, the embedded single-process mode, on
-    an in-process lock."""
-    if engine.dialect.name != "postgresql":
-        locks = _local_turns.setdefault(asyncio.get_running_loop(), {})
-        async with locks.setdefault(pipeline_code, asyncio.Lock()):
-            yield
-        return
-    key = func.hashtext(f"crm-notify:{pipeline_code}")
-    async with engine.connect() as conn:
-        await conn.execute(select(func.pg_advisory_lock(key)))
-        try:
-            yield
-        finally:
-            await conn.execute(select(func.pg_advisory_unlock(key)))
 
 
 async def _send(

@@ -6,6 +6,7 @@ for it, with no portal access. A later date has nothing to report and is refused
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
+from crm_core.db.locks import take_turns
 from crm_core.db.stores import StoreScope, store_scope
 from crm_core.errors import ConfigError
+from crm_core.json_logger import EventLogger
 from crm_core.notify.engine import NotifyOutcome
 from crm_core.pipelines import DAILY
 from crm_core.portal.config import PortalConfig
@@ -92,6 +95,18 @@ async def preflight(settings: Settings, subset: list[str] | None, *, portal: boo
         await require_chromium(settings)  # the machine first: no database needed to tell
     async with run_database(settings) as engine:
         return await check_prerequisites(engine, settings, subset, portal=portal)
+
+
+def one_portal_run_at_a_time(engine: AsyncEngine, logger: EventLogger) -> AbstractAsyncContextManager[None]:
+    """Runs that read the portal share its download folder (one run's cleanup would delete the files
+    another is merging) and its saved session. A second one — `crm run daily` while the deployment
+    runs — waits for the first to finish, then runs as a rerun of the date (rows updated, nothing sent
+    twice)."""
+
+    def waiting() -> None:
+        logger.event("orchestrator", "info", "another daily run is reading the portal: waiting for it to end")
+
+    return take_turns(engine, f"crm-run:{DAILY.code}:portal", on_wait=waiting)
 
 
 def daily_record(
