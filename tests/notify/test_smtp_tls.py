@@ -135,7 +135,14 @@ def smtp_settings(tmp_path: Path, port: int, security: str, password: str = PASS
 
 def plan() -> EmailPlan:
     return EmailPlan(
-        "dashboard_daily", "run_summary", None, "Daily run", "All stores ok.", None, ["o@x.example"]
+        "dashboard_daily",
+        "run_summary",
+        None,
+        "Daily run",
+        "All stores ok.",
+        None,
+        ["o@x.example"],
+        stored_to=["o@x.example"],  # what the recipients table holds: the message must go there only
     )
 
 
