@@ -555,7 +555,6 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-@pytest.mark.xfail(strict=True, reason="file modes land with the file-permissions change")
 def test_session_file_outbox_and_login_artifacts_are_private(outputs: Outputs) -> None:
     session_file = outputs.home / "browser" / "storage_state.json"
     modes = {
