@@ -96,6 +96,9 @@ def _scan_bytes(fh: BinaryIO) -> tuple[bool, bool, bool]:
 # record consists of; and the same with every non-ASCII byte.
 _BLANK_BYTES = b", \t\x0b\x0c\x1c\x1d\x1e\x1f"
 _BLANK_OR_NON_ASCII = _BLANK_BYTES + bytes(range(0x80, 0x100))
+# How a blank record can begin: empty, an ASCII blank, or the UTF-8 lead byte of a Unicode space (U+0085,
+# U+00A0; U+1680; U+2000…U+205F; U+3000).
+_BLANK_STARTS = {b"", *(bytes((byte,)) for byte in _BLANK_BYTES + b"\xc2\xe1\xe2\xe3")}
 
 
 def _walk_plain(
@@ -121,22 +124,19 @@ def _walk_plain(
             if len(tail) > limit:
                 return None
         # One line break (LF) everywhere, so that deleting the blanks cannot join two breaks into one.
-        normal = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        normal = data.replace(b"\r\n", b"\n") if b"\r" in data else data
+        normal = normal.replace(b"\r", b"\n") if b"\r" in normal else normal
         lines = normal.split(b"\n")
         if max(map(len, lines)) > limit:
             return None
-        kept = normal.translate(None, _BLANK_BYTES).split(b"\n")  # b"" for a blank record
-        ascii_kept = normal.translate(None, _BLANK_OR_NON_ASCII).split(b"\n")
-        if kept.count(b"") == ascii_kept.count(b""):  # every record with a value has an ASCII one
-            values = [i for i in (_first_value(ascii_kept), _last_value(ascii_kept)) if i is not None]
-            count = len(ascii_kept) - ascii_kept.count(b"")
-        else:  # a value of non-ASCII bytes only: decoded and stripped as the csv path does (Unicode spaces)
-            values = [
-                i
-                for i, rest in enumerate(kept)
-                if rest and lines[i].decode("utf-8", errors="replace").replace(",", "").strip()
-            ]
-            count = len(values)
+        if lines[-1] == b"":  # the line after the last break is none
+            lines.pop()
+        if _BLANK_STARTS.isdisjoint({line[:1] for line in lines}):
+            # No line is empty or starts with a blank: every line is a record with a value (the usual
+            # export).
+            values, count = ([0, len(lines) - 1] if lines else []), len(lines)
+        else:
+            values, count = _values(normal, lines)
         if values and header is None:
             header = [h.strip() for h in lines[values[0]].decode("utf-8", errors="replace").split(",")]
             _check_header(header, spec)
@@ -146,6 +146,22 @@ def _walk_plain(
             last_fields = lines[values[-1]].count(b",") + 1
         if not chunk:
             return header, rows, last_fields
+
+
+def _values(normal: bytes, lines: list[bytes]) -> tuple[list[int], int]:
+    """(indexes of the first and last lines with a value, or of every such line; how many there are)."""
+    kept = normal.translate(None, _BLANK_BYTES).split(b"\n")  # b"" for a blank record
+    ascii_kept = normal.translate(None, _BLANK_OR_NON_ASCII).split(b"\n")
+    if kept.count(b"") == ascii_kept.count(b""):  # every record with a value has an ASCII one
+        values = [i for i in (_first_value(ascii_kept), _last_value(ascii_kept)) if i is not None]
+        return values, len(ascii_kept) - ascii_kept.count(b"")
+    # A value of non-ASCII bytes only: decoded and stripped as the csv path does (Unicode spaces).
+    values = [
+        i
+        for i, rest in enumerate(kept)
+        if rest and lines[i].decode("utf-8", errors="replace").replace(",", "").strip()
+    ]
+    return values, len(values)
 
 
 def _first_value(kept: list[bytes]) -> int | None:
