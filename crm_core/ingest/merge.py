@@ -194,9 +194,8 @@ def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     else:
         key_values = [pl.col(k) for k in keys]
         has_key = pl.all_horizontal([v.is_not_null() for v in key_values])
-    keep = frame.select(has_key.not_() | pl.struct(key_values).is_last_distinct()).to_series()
-    # Usually nothing repeats: the frame as it is, rather than a second copy of the whole bucket.
-    return frame if keep.all() else frame.filter(keep)
+    keep = has_key.not_() | pl.struct(key_values).is_last_distinct()
+    return frame.filter(keep)
 
 
 def write_atomically(frame: pl.DataFrame, path: Path) -> None:
