@@ -255,7 +255,7 @@ async def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
     rows: list[dict[str, Any]] = []
-    proc, portal, tms = start_simulator(args.latency, args.rows)
+    proc, portal, tms = start_simulator(args.latency, rows=args.rows)
     try:
         with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
             for n in (int(s) for s in args.stores.split(",")):
