@@ -19,7 +19,7 @@ import pytest
 
 from crm_core.errors import is_transient
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, UNDELIVERED_ALL
-from crm_core.ingest.merge import MergeError, MergeResult, deduplicate, merge_bucket
+from crm_core.ingest.merge import MergeError, MergeResult, _diagnose, _show_header, deduplicate, merge_bucket
 from crm_core.json_logger import EventLogger
 
 WriteFile = Callable[[str, bytes], Path]
@@ -660,3 +660,40 @@ def test_warnings_and_events_never_contain_personal_values(
             assert secret not in text
     # The mobile-like unknown header is masked, not dropped: the operator still sees which column it was.
     assert "99******55" in only_warning(result, "unknown column")
+
+
+@pytest.mark.parametrize(
+    ("data", "diagnosis"),
+    [
+        (b"", "no header"),
+        (b"a,b\n1,2\n1,2,3\n", "record on line 3 has 3 fields, the header has 2"),
+        (b"a,b\n\n1,2,3\n", "record on line 3 has 3 fields, the header has 2"),  # a blank line counts
+        (b'a,b\n"x\ny",1\n1,2,3\n', "record on line 4 has 3 fields, the header has 2"),  # a multi-line value
+        (
+            b"\n\na,b\n1,2,3\n",
+            "record on line 4 has 3 fields, the header has 2",
+        ),  # blank lines before the header
+        (b"a,b\n\xff,1,2\n", "record on line 2 has 3 fields, the header has 2"),  # bad bytes are no crash
+        (b"a,b\n1\n", "malformed quoting"),  # a short record is no error
+        (b'a,b\n"x"y,1\n', "malformed quoting near line 2"),
+        (b'a,b\n1,"x', "malformed quoting near line 2"),
+    ],
+)
+def test_the_parse_diagnosis_names_the_first_bad_line(data: bytes, diagnosis: str) -> None:
+    assert _diagnose(data) == diagnosis
+
+
+def test_a_file_polars_cannot_parse_is_skipped_with_the_diagnosis(
+    write_file: Callable[[str, bytes], Path], out_dir: Path
+) -> None:
+    path = write_file("A001.csv", b"Lead ID,Store Code\n1,A001\n2,A001,extra\n")
+    result = merge_bucket(MISSED_LEADS, {"A001": path}, out_dir, date(2026, 3, 1))
+    assert result.warnings == [
+        "A001.csv: CSV could not be parsed (record on line 3 has 3 fields, the header has 2); 0 rows"
+    ]
+    assert result.merged_rows == 0 and result.source_files == {"A001": path}
+
+
+def test_an_unknown_header_is_shown_without_bom_and_cut_after_40_characters() -> None:
+    assert _show_header("\ufeff" + "a" * 40) == repr("a" * 40)
+    assert _show_header("a" * 41) == repr("a" * 40 + "…")
