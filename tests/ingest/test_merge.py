@@ -14,12 +14,22 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from crm_core.errors import is_transient
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, UNDELIVERED_ALL
-from crm_core.ingest.merge import MergeError, MergeResult, _diagnose, _show_header, deduplicate, merge_bucket
+from crm_core.ingest.merge import (
+    MergeError,
+    MergeResult,
+    _diagnose,
+    _locate_records,
+    _lone_cr_to_lf,
+    _show_header,
+    deduplicate,
+    merge_bucket,
+)
 from crm_core.json_logger import EventLogger
 
 WriteFile = Callable[[str, bytes], Path]
@@ -697,3 +707,43 @@ def test_a_file_polars_cannot_parse_is_skipped_with_the_diagnosis(
 def test_an_unknown_header_is_shown_without_bom_and_cut_after_40_characters() -> None:
     assert _show_header("\ufeff" + "a" * 40) == repr("a" * 40)
     assert _show_header("a" * 41) == repr("a" * 40 + "…")
+
+
+def test_a_lone_cr_ends_a_record_outside_quotes_only() -> None:
+    assert _lone_cr_to_lf(b"a\rb\r\nc\r") == b"a\nb\r\nc\n"  # CRLF stays, a CR at the very end too ends one
+    assert _lone_cr_to_lf(b"a\rb\r\n") == b"a\nb\r\n"
+    assert _lone_cr_to_lf(b'a"x\ry"\rb') == b'a"x\ry"\nb'  # the first quote at offset 1
+    assert _lone_cr_to_lf(b'a,"x\ry"\rb') == b'a,"x\ry"\nb'
+    assert _lone_cr_to_lf(b"a\r\nb") == b"a\r\nb"
+
+
+@pytest.mark.parametrize(
+    ("data", "header_offset", "physical_rows", "keep", "start_lines"),
+    [
+        (b"h\n1\n\n2\r\n\r\n", 0, 4, [True, False, True, False], [2, 4]),  # one-byte record, blank lines
+        (b"h\n1\n\r", 0, 2, [True, False], [2]),  # a lone CR as the last record is blank
+        (b"\n\nh\n1\n", 2, 1, [True], [4]),
+        (b'h\n"x\ny"\n2\n', 0, 2, [True, True], [2, 4]),
+        (b'h"\n"\n2\n', 0, 1, [True], [3]),  # the first quote at offset 1: one quoted header spans two lines
+        (b"\r\n\n", 3, 0, [], []),  # nothing but blank lines
+    ],
+)
+def test_record_starts_and_blank_lines_are_located_from_the_bytes(
+    data: bytes, header_offset: int, physical_rows: int, keep: list[bool], start_lines: list[int]
+) -> None:
+    records = _locate_records(data)
+    assert (records.header_offset, records.physical_rows) == (header_offset, physical_rows)
+    assert records.keep.dtype == np.bool_ and records.keep.tolist() == keep
+    assert records.start_lines.dtype == np.int64 and records.start_lines.tolist() == start_lines
+
+
+def test_unknown_and_repeated_headers_are_listed_in_one_warning_each(
+    write_file: Callable[[str, bytes], Path], out_dir: Path
+) -> None:
+    path = write_file("A001.csv", b"Store Code,Foo,Bar,Store Code,Store Code\nA001,x,y,A001,A001\n")
+    result = merge_bucket(MISSED_LEADS, {"A001": path}, out_dir, date(2026, 3, 1))
+    assert result.warnings == [
+        "A001.csv: 2 unknown column(s) skipped: 'Foo', 'Bar'",
+        "A001.csv: column(s) already mapped by an earlier header, skipped: "
+        "'Store Code'→store_code, 'Store Code'→store_code",
+    ]
