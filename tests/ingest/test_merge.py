@@ -635,7 +635,9 @@ def test_merged_file_is_replaced_atomically(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(MergeError, match=r"merged_missed_leads_20251117\.csv could not be written") as info:
+    with pytest.raises(
+        MergeError, match=r"merged_missed_leads_20251117\.csv could not be written \(disk full\)$"
+    ) as info:
         merge_bucket(MISSED_LEADS, {"A001": a, "B002": b}, out_dir, DAY)
     assert not is_transient(info.value) and str(info.value.__cause__) == "disk full"
     monkeypatch.undo()
@@ -747,3 +749,53 @@ def test_unknown_and_repeated_headers_are_listed_in_one_warning_each(
         "A001.csv: column(s) already mapped by an earlier header, skipped: "
         "'Store Code'→store_code, 'Store Code'→store_code",
     ]
+
+
+def test_no_input_file_at_all_merges_nothing_and_says_so(out_dir: Path, event_logger: EventLogger) -> None:
+    result = merge_bucket(MISSED_LEADS, {"A001": out_dir / "missing.csv"}, out_dir, DAY, event_logger)
+    assert result == MergeResult(
+        "missed_leads",
+        None,
+        {"A001": 0},
+        0,
+        0,
+        0,
+        {},
+        ["missed_leads: no file for store A001 (missing.csv); 0 rows"],
+    )
+    assert event_logger.events is not None
+    assert [(e["phase"], e["status"], e["message"], e["bucket"]) for e in event_logger.events][-1] == (
+        "merge",
+        "warn",
+        "no input file exists; nothing merged",
+        "missed_leads",
+    )
+
+
+def test_an_unreadable_file_is_kept_as_a_source_and_merges_to_a_header_only_file(
+    write_file: WriteFile, out_dir: Path, event_logger: EventLogger
+) -> None:
+    a = write_file("A001-missed-leads.csv", csv_bytes(MISSED_HEADER, lead("1", "9876500001", "P1", "A001")))
+    unreadable = a.parent / "B002-missed-leads.csv"
+    unreadable.mkdir()  # reading a directory fails like a file without read permission
+    result = merge_bucket(MISSED_LEADS, {"B002": unreadable}, out_dir, DAY, event_logger)
+    assert result.warnings == ["B002-missed-leads.csv: unreadable (IsADirectoryError); 0 rows"]
+    assert result.source_files == {"B002": unreadable} and result.merged_rows == 0
+    assert result.merged_path is not None
+    assert result.merged_path.read_text().splitlines()[0].split(",")[:2] == list(
+        MISSED_LEADS.column_names[:2]
+    )
+    assert event_logger.events is not None
+    warning, merged = event_logger.events
+    assert (warning["status"], warning["bucket"], warning["store_code"]) == ("warn", "missed_leads", "B002")
+    assert (merged["status"], merged["bucket"], merged["extras"]["warnings"]) == ("warn", "missed_leads", 1)
+    event_logger.events.clear()
+    clean = merge_bucket(MISSED_LEADS, {"A001": a}, out_dir, DAY, event_logger)
+    (event,) = event_logger.events
+    assert (event["status"], event["bucket"], event["merged_file"]) == (
+        "ok",
+        "missed_leads",
+        clean.merged_path.name,
+    )  # type: ignore[union-attr]
+    assert event["extras"]["warnings"] == 0 and event["duration_ms"] is not None
+    assert event["message"] == "merged 1 file(s): 1 rows read, 1 after de-dup"
