@@ -99,6 +99,8 @@ def test_each_verdict_has_its_reason() -> None:
     both = audit_and_cleanup(*result(4, 2, 1, 1), dry_run=False)
     assert both.reason == "2 row(s) rejected; ingested 2 of 4 merged rows"
     assert audit_and_cleanup(*result(4, 2, 3, 1), dry_run=False).reason == "2 row(s) rejected"
+    dry_not_ingested = audit_and_cleanup(merge, None, dry_run=True)
+    assert dry_not_ingested.phase_issues("ingest") == ["bucket missed_leads: merged file not ingested"]
     not_ingested = audit_and_cleanup(merge, None, dry_run=False)
     assert (not_ingested.verdict, not_ingested.reason) == ("warn", "merged file not ingested")
     merge.merged_path = None
@@ -106,7 +108,8 @@ def test_each_verdict_has_its_reason() -> None:
     assert (no_input.verdict, no_input.reason) == ("warn", "no input file: nothing merged or ingested")
     # the error wins over a dry run, the dry run over everything the counts say
     assert audit_and_cleanup(merge, None, dry_run=True, error="boom").reason == "boom"
-    assert audit_and_cleanup(merge, None, dry_run=True).reason == DRY_RUN_REASON
+    dry = audit_and_cleanup(merge, None, dry_run=True)
+    assert (dry.verdict, dry.reason) == ("warn", DRY_RUN_REASON)
 
 
 def test_ok_bucket_deletes_every_file_and_logs_the_audit_and_cleanup(tmp_path: Path) -> None:
@@ -139,20 +142,22 @@ def test_ok_bucket_deletes_every_file_and_logs_the_audit_and_cleanup(tmp_path: P
 
 def test_a_file_that_cannot_be_deleted_is_kept_and_named(tmp_path: Path) -> None:
     merge, ingest = bucket_files(tmp_path, rejects=False)
-    merge.source_files["A100"].unlink()
-    merge.source_files["A100"].mkdir()  # unlink() of a directory fails like a locked file
+    for code in ("A100", "B200"):
+        merge.source_files[code].unlink()
+        merge.source_files[code].mkdir()  # unlink() of a directory fails like a locked file
     log = logger()
     outcome = audit_and_cleanup(merge, ingest, dry_run=False, logger=log)
     assert outcome.verdict == "ok"
-    assert outcome.files_kept == [str(merge.source_files["A100"])]
-    assert [Path(p).name for p in outcome.files_deleted] == ["b200.csv", "merged.csv"]
+    assert outcome.files_kept == [str(merge.source_files["A100"]), str(merge.source_files["B200"])]
+    assert [Path(p).name for p in outcome.files_deleted] == ["merged.csv"]
     cleanup = events(log)[-1]
     assert cleanup["status"] == "warn"
     assert cleanup["message"] == (
-        "files removed after successful audit (2); could not delete a100.csv (IsADirectoryError)"
+        "files removed after successful audit (1); could not delete a100.csv (IsADirectoryError), "
+        "b200.csv (IsADirectoryError)"
     )
     assert outcome.phase_status("cleanup") is Status.WARNING
-    assert outcome.phase_issues("cleanup") == ["bucket missed_leads: could not delete a100.csv"]
+    assert outcome.phase_issues("cleanup") == ["bucket missed_leads: could not delete a100.csv, b200.csv"]
 
 
 def test_a_warning_keeps_every_existing_file_and_makes_the_merged_file_inert(tmp_path: Path) -> None:
@@ -258,6 +263,8 @@ def test_ingest_issues_name_rejects_warnings_and_nulls() -> None:
     assert audit_and_cleanup(merge, ingest, dry_run=True).phase_issues("ingest") == [
         "bucket missed_leads: 2 row(s) rejected"
     ]
+    dry_not_ingested = audit_and_cleanup(merge, None, dry_run=True)
+    assert dry_not_ingested.phase_issues("ingest") == ["bucket missed_leads: merged file not ingested"]
     not_ingested = audit_and_cleanup(merge, None, dry_run=False)
     assert not_ingested.phase_issues("ingest") == ["bucket missed_leads: merged file not ingested"]
     failed = audit_and_cleanup(merge, None, dry_run=False, error="database gone")
@@ -305,4 +312,6 @@ def test_counts_and_metrics_of_a_bucket() -> None:
         "files_kept": [],
     }
     merge.merged_path = None
-    assert audit_and_cleanup(merge, None, dry_run=False).as_metrics()["merged_file"] is None
+    log = logger()
+    assert audit_and_cleanup(merge, None, dry_run=False, logger=log).as_metrics()["merged_file"] is None
+    assert events(log)[0]["merged_file"] is None

@@ -799,3 +799,12 @@ def test_an_unreadable_file_is_kept_as_a_source_and_merges_to_a_header_only_file
     )  # type: ignore[union-attr]
     assert event["extras"]["warnings"] == 0 and event["duration_ms"] is not None
     assert event["message"] == "merged 1 file(s): 1 rows read, 1 after de-dup"
+
+
+def test_only_store_codes_compare_case_insensitively_and_blank_keys_never_collapse() -> None:
+    frame = pl.DataFrame(
+        {"lead_id": ["ab", "AB", " ", " "], "store_code": ["a1 ", "A1", "A1", "A1"], "v": [1, 2, 3, 4]}
+    )
+    assert deduplicate(frame, ["lead_id", "store_code"])["v"].to_list() == [1, 2, 3, 4]
+    lower = pl.DataFrame({"lead_id": ["1", "1"], "store_code": ["a1", "A1"], "v": [1, 2]})
+    assert deduplicate(lower, ["lead_id", "store_code"])["v"].to_list() == [2]  # lower case alone normalises
