@@ -781,6 +781,7 @@ def test_an_unreadable_file_is_kept_as_a_source_and_merges_to_a_header_only_file
     result = merge_bucket(MISSED_LEADS, {"B002": unreadable}, out_dir, DAY, event_logger)
     assert result.warnings == ["B002-missed-leads.csv: unreadable (IsADirectoryError); 0 rows"]
     assert result.source_files == {"B002": unreadable} and result.merged_rows == 0
+    assert result.bucket == "missed_leads"
     assert result.merged_path is not None
     assert result.merged_path.read_text().splitlines()[0].split(",")[:2] == list(
         MISSED_LEADS.column_names[:2]
