@@ -89,7 +89,9 @@ async def test_a_seeded_run_plans_a_summary_and_one_email_per_store(
         [],
         [],
     )
+    assert summary.text.startswith("Pipeline: dashboard_daily\nRun ID: run-notify-1\n")  # the summary text
     assert "(Env: dev, Run ID: run-notify-1)" in summary.text and summary.html is not None
+    assert {p.pipeline_code for p in result.plans} == {"dashboard_daily"}
     reports = settings.reports_path
     assert (a668.store_code, a668.store_key, a668.label) == ("A668", "A668", "store_daily_reports/A668")
     assert a668.subject == "Uttam Nagar, Delhi Daily Performance Report 2025-11-17"
@@ -107,6 +109,11 @@ async def test_only_this_runs_live_documents_are_planned(seeded: tuple[AsyncEngi
     engine, _ = seeded
     await change(engine, update(Document).where(Document.reference_id_3 == "A817").values(status="error"))
     assert [p.store_code for p in (await plans(engine)).plans] == [None, "A668"]
+    await change(
+        engine,
+        update(NotificationProfile).where(NotificationProfile.code == "run_summary").values(is_active=False),
+    )
+    assert [p.store_code for p in (await plans(engine)).plans] == ["A668"]
     assert (await plans(engine, run_id="other")).findings == ["run summary for run other not found"]
     assert (await plans(engine, pipeline="nope")).findings == [
         "pipeline nope is not registered in notification metadata"
