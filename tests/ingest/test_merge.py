@@ -14,12 +14,22 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from crm_core.errors import is_transient
 from crm_core.exports import MISSED_LEADS, REPEAT_CUSTOMERS, UNDELIVERED_ALL
-from crm_core.ingest.merge import MergeError, MergeResult, deduplicate, merge_bucket
+from crm_core.ingest.merge import (
+    MergeError,
+    MergeResult,
+    _diagnose,
+    _locate_records,
+    _lone_cr_to_lf,
+    _show_header,
+    deduplicate,
+    merge_bucket,
+)
 from crm_core.json_logger import EventLogger
 
 WriteFile = Callable[[str, bytes], Path]
@@ -625,7 +635,9 @@ def test_merged_file_is_replaced_atomically(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(MergeError, match=r"merged_missed_leads_20251117\.csv could not be written") as info:
+    with pytest.raises(
+        MergeError, match=r"merged_missed_leads_20251117\.csv could not be written \(disk full\)$"
+    ) as info:
         merge_bucket(MISSED_LEADS, {"A001": a, "B002": b}, out_dir, DAY)
     assert not is_transient(info.value) and str(info.value.__cause__) == "disk full"
     monkeypatch.undo()
@@ -660,3 +672,140 @@ def test_warnings_and_events_never_contain_personal_values(
             assert secret not in text
     # The mobile-like unknown header is masked, not dropped: the operator still sees which column it was.
     assert "99******55" in only_warning(result, "unknown column")
+
+
+@pytest.mark.parametrize(
+    ("data", "diagnosis"),
+    [
+        (b"", "no header"),
+        (b"a,b\n1,2\n1,2,3\n", "record on line 3 has 3 fields, the header has 2"),
+        (b"a,b\n\n1,2,3\n", "record on line 3 has 3 fields, the header has 2"),  # a blank line counts
+        (b'a,b\n"x\ny",1\n1,2,3\n', "record on line 4 has 3 fields, the header has 2"),  # a multi-line value
+        (
+            b"\n\na,b\n1,2,3\n",
+            "record on line 4 has 3 fields, the header has 2",
+        ),  # blank lines before the header
+        (b"a,b\n\xff,1,2\n", "record on line 2 has 3 fields, the header has 2"),  # bad bytes are no crash
+        (b"a,b\n1\n", "malformed quoting"),  # a short record is no error
+        (b'a,b\n"x"y,1\n', "malformed quoting near line 2"),
+        (b'a,b\n1,"x', "malformed quoting near line 2"),
+    ],
+)
+def test_the_parse_diagnosis_names_the_first_bad_line(data: bytes, diagnosis: str) -> None:
+    assert _diagnose(data) == diagnosis
+
+
+def test_a_file_polars_cannot_parse_is_skipped_with_the_diagnosis(
+    write_file: Callable[[str, bytes], Path], out_dir: Path
+) -> None:
+    path = write_file("A001.csv", b"Lead ID,Store Code\n1,A001\n2,A001,extra\n")
+    result = merge_bucket(MISSED_LEADS, {"A001": path}, out_dir, date(2026, 3, 1))
+    assert result.warnings == [
+        "A001.csv: CSV could not be parsed (record on line 3 has 3 fields, the header has 2); 0 rows"
+    ]
+    assert result.merged_rows == 0 and result.source_files == {"A001": path}
+
+
+def test_an_unknown_header_is_shown_without_bom_and_cut_after_40_characters() -> None:
+    assert _show_header("\ufeff" + "a" * 40) == repr("a" * 40)
+    assert _show_header("a" * 41) == repr("a" * 40 + "…")
+
+
+def test_a_lone_cr_ends_a_record_outside_quotes_only() -> None:
+    assert _lone_cr_to_lf(b"a\rb\r\nc\r") == b"a\nb\r\nc\n"  # CRLF stays, a CR at the very end too ends one
+    assert _lone_cr_to_lf(b"a\rb\r\n") == b"a\nb\r\n"
+    assert _lone_cr_to_lf(b'a"x\ry"\rb') == b'a"x\ry"\nb'  # the first quote at offset 1
+    assert _lone_cr_to_lf(b'a,"x\ry"\rb') == b'a,"x\ry"\nb'
+    assert _lone_cr_to_lf(b"a\r\nb") == b"a\r\nb"
+
+
+@pytest.mark.parametrize(
+    ("data", "header_offset", "physical_rows", "keep", "start_lines"),
+    [
+        (b"h\n1\n\n2\r\n\r\n", 0, 4, [True, False, True, False], [2, 4]),  # one-byte record, blank lines
+        (b"h\n1\n\r", 0, 2, [True, False], [2]),  # a lone CR as the last record is blank
+        (b"\n\nh\n1\n", 2, 1, [True], [4]),
+        (b'h\n"x\ny"\n2\n', 0, 2, [True, True], [2, 4]),
+        (b'h"\n"\n2\n', 0, 1, [True], [3]),  # the first quote at offset 1: one quoted header spans two lines
+        (b"\r\n\n", 3, 0, [], []),  # nothing but blank lines
+    ],
+)
+def test_record_starts_and_blank_lines_are_located_from_the_bytes(
+    data: bytes, header_offset: int, physical_rows: int, keep: list[bool], start_lines: list[int]
+) -> None:
+    records = _locate_records(data)
+    assert (records.header_offset, records.physical_rows) == (header_offset, physical_rows)
+    assert records.keep.dtype == np.bool_ and records.keep.tolist() == keep
+    assert records.start_lines.dtype == np.int64 and records.start_lines.tolist() == start_lines
+
+
+def test_unknown_and_repeated_headers_are_listed_in_one_warning_each(
+    write_file: Callable[[str, bytes], Path], out_dir: Path
+) -> None:
+    path = write_file("A001.csv", b"Store Code,Foo,Bar,Store Code,Store Code\nA001,x,y,A001,A001\n")
+    result = merge_bucket(MISSED_LEADS, {"A001": path}, out_dir, date(2026, 3, 1))
+    assert result.warnings == [
+        "A001.csv: 2 unknown column(s) skipped: 'Foo', 'Bar'",
+        "A001.csv: column(s) already mapped by an earlier header, skipped: "
+        "'Store Code'→store_code, 'Store Code'→store_code",
+    ]
+
+
+def test_no_input_file_at_all_merges_nothing_and_says_so(out_dir: Path, event_logger: EventLogger) -> None:
+    result = merge_bucket(MISSED_LEADS, {"A001": out_dir / "missing.csv"}, out_dir, DAY, event_logger)
+    assert result == MergeResult(
+        "missed_leads",
+        None,
+        {"A001": 0},
+        0,
+        0,
+        0,
+        {},
+        ["missed_leads: no file for store A001 (missing.csv); 0 rows"],
+    )
+    assert event_logger.events is not None
+    assert [(e["phase"], e["status"], e["message"], e["bucket"]) for e in event_logger.events][-1] == (
+        "merge",
+        "warn",
+        "no input file exists; nothing merged",
+        "missed_leads",
+    )
+
+
+def test_an_unreadable_file_is_kept_as_a_source_and_merges_to_a_header_only_file(
+    write_file: WriteFile, out_dir: Path, event_logger: EventLogger
+) -> None:
+    a = write_file("A001-missed-leads.csv", csv_bytes(MISSED_HEADER, lead("1", "9876500001", "P1", "A001")))
+    unreadable = a.parent / "B002-missed-leads.csv"
+    unreadable.mkdir()  # reading a directory fails like a file without read permission
+    result = merge_bucket(MISSED_LEADS, {"B002": unreadable}, out_dir, DAY, event_logger)
+    assert result.warnings == ["B002-missed-leads.csv: unreadable (IsADirectoryError); 0 rows"]
+    assert result.source_files == {"B002": unreadable} and result.merged_rows == 0
+    assert result.bucket == "missed_leads"
+    assert result.merged_path is not None
+    assert result.merged_path.read_text().splitlines()[0].split(",")[:2] == list(
+        MISSED_LEADS.column_names[:2]
+    )
+    assert event_logger.events is not None
+    warning, merged = event_logger.events
+    assert (warning["status"], warning["bucket"], warning["store_code"]) == ("warn", "missed_leads", "B002")
+    assert (merged["status"], merged["bucket"], merged["extras"]["warnings"]) == ("warn", "missed_leads", 1)
+    event_logger.events.clear()
+    clean = merge_bucket(MISSED_LEADS, {"A001": a}, out_dir, DAY, event_logger)
+    (event,) = event_logger.events
+    assert (event["status"], event["bucket"], event["merged_file"]) == (
+        "ok",
+        "missed_leads",
+        clean.merged_path.name,
+    )  # type: ignore[union-attr]
+    assert event["extras"]["warnings"] == 0 and event["duration_ms"] is not None
+    assert event["message"] == "merged 1 file(s): 1 rows read, 1 after de-dup"
+
+
+def test_only_store_codes_compare_case_insensitively_and_blank_keys_never_collapse() -> None:
+    frame = pl.DataFrame(
+        {"lead_id": ["ab", "AB", " ", " "], "store_code": ["a1 ", "A1", "A1", "A1"], "v": [1, 2, 3, 4]}
+    )
+    assert deduplicate(frame, ["lead_id", "store_code"])["v"].to_list() == [1, 2, 3, 4]
+    lower = pl.DataFrame({"lead_id": ["1", "1"], "store_code": ["a1", "A1"], "v": [1, 2]})
+    assert deduplicate(lower, ["lead_id", "store_code"])["v"].to_list() == [2]  # lower case alone normalises
