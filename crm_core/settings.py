@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     """SMTP password (secret; or CRM_SMTP_BLOCK)."""
     smtp_security: SmtpSecurity = "starttls"
     """starttls, ssl or none."""
+    smtp_ca_file: Path | None = None
+    """PEM certificate(s) the SMTP server's certificate must chain to (default: the system's trusted CAs);
+    with starttls or ssl the certificate and the host name are always checked."""
     smtp_from: str = "TSV Reports <reports@localhost>"
     """From header of every email."""
     smtp_timeout_s: float = Field(default=30.0, gt=0)

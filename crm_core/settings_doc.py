@@ -62,6 +62,7 @@ READERS: dict[str, tuple[str, str]] = {
     "smtp_username": (EMAILS, "when the server needs a login"),
     "smtp_password": (EMAILS, "when the server needs a login (or CRM_SMTP_BLOCK)"),
     "smtp_security": (EMAILS, "-"),
+    "smtp_ca_file": (EMAILS, "when the SMTP server's certificate is not signed by a public CA"),
     "smtp_from": (EMAILS, "-"),
     "smtp_timeout_s": (EMAILS, "-"),
     "alert_email_to": ("alerts (flow hooks and the alerts deployment)", "recommended in prod"),

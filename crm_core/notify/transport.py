@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import ssl
 from dataclasses import dataclass
 from email import message_from_string
 from email.utils import getaddresses, make_msgid, parseaddr
 from pathlib import Path
+from typing import Any
 
 from emails.backend.smtp.backend import SMTPBackend
+from emails.backend.smtp.client import SMTPClientWithResponse, SMTPClientWithResponse_SSL
 from emails.message import Message
 
 from crm_core.fsutil import write_atomic
@@ -93,8 +96,8 @@ def check_recipients(message: Message, plan: EmailPlan) -> None:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return False
+    if isinstance(exc, smtplib.SMTPAuthenticationError | ssl.SSLCertVerificationError):
+        return False  # the wrong password or an untrusted server stays so until someone fixes it
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -102,11 +105,41 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPException | OSError)
 
 
+# smtplib's STARTTLS and SMTP_SSL default to a context that checks neither the certificate nor the host
+# name, so anyone on the path could read the SMTP password: these clients always verify both.
+class _VerifiedStartTls(SMTPClientWithResponse):
+    def __init__(self, parent: Any, *, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._verified_context = context
+        super().__init__(parent, **kwargs)  # type: ignore[no-untyped-call]
+
+    def starttls(self, *_args: Any, **_kwargs: Any) -> tuple[int, bytes]:
+        return super().starttls(context=self._verified_context)
+
+
+class _VerifiedSsl(SMTPClientWithResponse_SSL):
+    def __init__(self, *, context: ssl.SSLContext, **kwargs: Any) -> None:
+        connect = {k: kwargs[k] for k in ("host", "port", "local_hostname", "timeout") if k in kwargs}
+        smtplib.SMTP_SSL.__init__(self, context=context, **connect)
+        SMTPClientWithResponse.__init__(self, **kwargs)  # type: ignore[no-untyped-call]
+
+
+class _VerifiedBackend(SMTPBackend):
+    # The library types these as its own classes; ours take the extra `context` it passes through.
+    connection_cls = _VerifiedStartTls  # type: ignore[assignment]
+    connection_ssl_cls = _VerifiedSsl  # type: ignore[assignment]
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
 def send_smtp(plan: EmailPlan, settings: Settings) -> Delivery:
     """One SMTP connection per email, closed afterwards; failures raise `DeliveryError`."""
     assert settings.smtp_host is not None
     message = build_message(plan, settings.smtp_from)
-    backend = SMTPBackend(
+    backend = _VerifiedBackend(
+        context=_tls_context(settings),
         host=settings.smtp_host,
         port=settings.smtp_port,
         ssl=settings.smtp_security == "ssl",

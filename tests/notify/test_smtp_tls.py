@@ -7,7 +7,9 @@ authenticated, so the tests prove the credentials travelled over TLS rather than
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import ipaddress
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +47,10 @@ def self_signed(tmp: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
+        # The client checks the host name against this, as it would against a real server's certificate.
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp / "smtp.crt", tmp / "smtp.key"
@@ -120,9 +126,13 @@ def secured(request: pytest.FixtureRequest, tls_context: ssl.SSLContext) -> Iter
     controller.stop()
 
 
-def smtp_settings(tmp_path: Path, port: int, security: str, password: str = PASSWORD) -> Settings:
+def smtp_settings(
+    tmp_path: Path, port: int, security: str, password: str = PASSWORD, trust_test_ca: bool = True
+) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
+        # The server's self-signed certificate (written by `self_signed` into the same tmp_path).
+        smtp_ca_file=tmp_path / "smtp.crt" if trust_test_ca else None,
         crm_home=tmp_path / "home",
         smtp_host="127.0.0.1",
         smtp_port=port,
@@ -155,6 +165,18 @@ def test_sends_over_tls_with_login(secured: tuple[Server, str], tmp_path: Path) 
     delivery = send_smtp(plan(), smtp_settings(tmp_path, server.port, mode))
     assert delivery.status == "sent"
     assert server.accepted == [(True, USER)]
+
+
+def test_a_certificate_the_client_does_not_trust_stops_before_the_password_is_sent(
+    secured: tuple[Server, str], tmp_path: Path
+) -> None:
+    server, mode = secured
+    settings = smtp_settings(tmp_path, server.port, mode, trust_test_ca=False)
+    with pytest.raises(DeliveryError) as failure:
+        asyncio.run(deliver_with_retries(plan(), settings, "run-tls", attempts=3, backoff_s=0))
+    assert "CERTIFICATE_VERIFY_FAILED" in str(failure.value)
+    assert not failure.value.transient and failure.value.attempts == 1  # fixing it takes a person
+    assert server.login_sessions == set() and server.accepted == []
 
 
 def test_plain_settings_are_refused_by_a_server_that_requires_starttls(
