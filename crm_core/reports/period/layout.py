@@ -446,7 +446,9 @@ def _backlog_by_store(pc: PagedCanvas, report: CombinedPeriodReport) -> None:
             Column("Open missed leads", 0.22, "right"),
         ),
         rows,
-        caption=f"Each store's own PDF lists its orders and leads; {MISSING} = no such data stored for the store.",
+        caption=(
+            f"Each store's own PDF lists its orders and leads; {MISSING} = no such data stored for the store."
+        ),
     )
 
 
