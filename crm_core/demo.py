@@ -62,26 +62,24 @@ def demo_history_row(store_id: int, day: date, seed: int, mtd: dict[str, int]) -
     rng = random.Random(seed)
     if day.day == 1:
         mtd.clear()
+    # Each day's figures are drawn within what they count: conversions ≤ pickups, deliveries ≤ orders,
+    # deliveries within turnaround ≤ deliveries; summed over the month the same holds for the counters.
     today: dict[str, int] = {}
-    for name, low, high in (
-        ("pickup_new_count", 2, 8),
-        ("pickup_existing_count", 4, 12),
-        ("pickup_new_conv_count", 1, 5),
-        ("pickup_existing_conv_count", 3, 9),
-        ("delivery_total_orders", 5, 14),
-        ("delivery_within_tat_count", 4, 11),
-        ("delivery_total_delivered", 5, 13),
-        ("repeat_orders", 1, 5),
-        ("mtd_revenue", 3_000, 12_000),
-    ):
-        today[name] = rng.randint(low, high)
-        mtd[name] = mtd.get(name, 0) + today[name]
-    # Conversions cannot exceed the pickups they convert.
-    mtd["pickup_new_conv_count"] = min(mtd["pickup_new_conv_count"], mtd["pickup_new_count"])
-    mtd["pickup_existing_conv_count"] = min(mtd["pickup_existing_conv_count"], mtd["pickup_existing_count"])
+    today["pickup_new_count"] = rng.randint(2, 8)
+    today["pickup_existing_count"] = rng.randint(4, 12)
+    today["pickup_new_conv_count"] = rng.randint(1, today["pickup_new_count"])
+    today["pickup_existing_conv_count"] = rng.randint(3, today["pickup_existing_count"])
+    today["delivery_total_orders"] = rng.randint(5, 14)
+    today["delivery_total_delivered"] = rng.randint(4, today["delivery_total_orders"])
+    today["delivery_within_tat_count"] = rng.randint(3, today["delivery_total_delivered"])
+    today["repeat_orders"] = rng.randint(1, 5)
+    today["mtd_revenue"] = rng.randint(3_000, 12_000)
+    for name, value in today.items():
+        mtd[name] = mtd.get(name, 0) + value
     pickups = mtd["pickup_new_count"] + mtd["pickup_existing_count"]
     converted = mtd["pickup_new_conv_count"] + mtd["pickup_existing_conv_count"]
     orders = mtd["delivery_total_orders"]
+    undelivered = orders - mtd["delivery_total_delivered"]
     return {
         "store_id": store_id,
         "dashboard_date": day,
@@ -96,8 +94,8 @@ def demo_history_row(store_id: int, day: date, seed: int, mtd: dict[str, int]) -
             100 * mtd["pickup_existing_conv_count"] / mtd["pickup_existing_count"], 2
         ),
         "delivery_tat_pct": round(100 * mtd["delivery_within_tat_count"] / orders, 2),
-        "delivery_total_undelivered": max(orders - mtd["delivery_total_delivered"], 0),
-        "delivery_undel_over_10_days": rng.randint(0, 3),
+        "delivery_total_undelivered": undelivered,
+        "delivery_undel_over_10_days": rng.randint(0, min(3, undelivered)),
         "ftd_revenue": today["mtd_revenue"],  # the day's revenue is what the month-to-date figure grew by
         "target_revenue": 250_000,
         "repeat_customer_base_6m": 400 + rng.randint(0, 40),

@@ -31,6 +31,7 @@ from crm_core.runs.period import (
     period_option,
     period_record,
     produced_since,
+    redo_command,
 )
 from crm_core.runs.record import RunRecord
 from crm_core.runs.summary import render
@@ -88,7 +89,11 @@ async def run_periods(
             runs: list[PeriodRun] = []
             if target is not None and not plan.periods:
                 done = plan.done[0][1] if plan.done else "ok"
-                runs.append(PeriodRun(target, "skipped", f"already produced ({done}); --force redoes it"))
+                runs.append(
+                    PeriodRun(
+                        target, "skipped", f"already produced ({done}); `{redo_command(target)}` redoes it"
+                    )
+                )
             for due in plan.periods:
                 if dry_run:
                     runs.append(PeriodRun(due, "planned", "dry run"))

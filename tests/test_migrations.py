@@ -72,12 +72,13 @@ async def test_combined_pdf_migration_keeps_templates_and_recipients(db_url: str
     (templates, recipients) must survive, and the period run summaries carry the ALL PDF afterwards."""
     from crm_core.db.engine import session_factory
     from crm_core.db.models import NotificationRecipient
-    from crm_core.db.stores import add_recipient
+    from crm_core.db.stores import add_recipient, add_store
 
     engine = make_engine(db_url)
     try:
         await migrate.downgrade(engine, "0003_email_run_status")
         async with session_factory(engine)() as session, session.begin():
+            await add_store(session, "A668", report=True)  # a recipient's store must exist
             await add_recipient(session, "store_weekly_reports", "a668@example.com", store_code="A668")
         await migrate.upgrade(engine)
         async with engine.connect() as conn:

@@ -19,6 +19,9 @@ from crm_core.cli.run import (
 )
 from crm_core.cli.support import ReportDate, console, out, parse_date, run_async, settings_or_exit, shown
 
+# Under CRM_HOME; .env.example suggests the same file, so following either gives one event log.
+DEMO_EVENTS_FILE = Path("logs") / "events.ndjson"
+
 
 def demo(date_: ReportDate = None) -> None:
     """The whole daily job on embedded defaults: portal simulator, SQLite and the file outbox; then the
@@ -33,7 +36,7 @@ def demo(date_: ReportDate = None) -> None:
     settings = settings_or_exit()
     day = parse_date(date_) or daily_report_date(zone=settings.zone)
     run_async(require_chromium(settings))  # before the database, the simulator and Prefect
-    os.environ.setdefault("JSON_LOG_FILE", str(settings.home / "logs" / "events.ndjson"))
+    os.environ.setdefault("JSON_LOG_FILE", str(settings.home / DEMO_EVENTS_FILE))
     tighten_home(settings.home)
     private_dir(Path(os.environ["JSON_LOG_FILE"]).parent)
     added = run_async(prepare_demo_database(settings, history_before=day))

@@ -19,9 +19,10 @@ def test(
     pipeline: Annotated[str, typer.Option(help="pipeline code, e.g. dashboard_daily")],
     run_id: Annotated[str, typer.Option("--run-id", help="the run to check")],
 ) -> None:
-    """List every reason an email of this run would not go out; exit 1 if there is any."""
+    """List every reason an email of this run would not go out; exit 1 if there is any. Outbox mode (no
+    SMTP_HOST) is a note, not a reason."""
     from crm_core.db.engine import open_engine
-    from crm_core.notify.engine import diagnose
+    from crm_core.notify.engine import delivery_notes, diagnose
 
     settings = settings_or_exit()
 
@@ -30,6 +31,8 @@ def test(
             return await diagnose(engine, settings, pipeline, run_id)
 
     findings = run_async(_go())
+    for note in delivery_notes(settings):
+        out.print(shown(f"[notifications-test] note: {note}"), highlight=False)
     for finding in findings:
         out.print(shown(f"[notifications-test] {finding}"), highlight=False)
     if findings:

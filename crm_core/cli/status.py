@@ -37,12 +37,15 @@ def status(as_json: AsJson = False) -> None:
             if last is None:
                 ran = "no run yet"
             else:
-                when = last.started_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+                when = last.started_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")
                 failed = ", ".join(last.failed_stores) or "none"
                 ran = (
                     f"last run {when} {last.status} (report date {last.report_date or '-'}, "
                     f"took {last.duration}, failed stores: {failed})"
                 )
-            out.print(escape(f"{item.pipeline.code}: {item.verdict}; {ran}"), highlight=False)
+            # Not healthy: say which run was expected and when it was due, since before today's run is due
+            # the expected one is the day before's (a fresh demo looks "missing" otherwise).
+            why = f" ({item.why_expected})" if not item.healthy and item.why_expected else ""
+            out.print(escape(f"{item.pipeline.code}: {item.verdict}{why}; {ran}"), highlight=False)
     if not healthy:
         raise typer.Exit(1)

@@ -82,12 +82,21 @@ def add(
 @app.command("set")
 def set_(
     code: str,
-    name: Annotated[str | None, typer.Option(help="display name")] = None,
-    etl: Annotated[bool | None, typer.Option("--etl/--no-etl")] = None,
-    report: Annotated[bool | None, typer.Option("--report/--no-report")] = None,
-    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="display name (an empty name falls back to the code)")
+    ] = None,
+    etl: Annotated[
+        bool | None, typer.Option("--etl/--no-etl", help="scrape and ingest this store's data (or stop)")
+    ] = None,
+    report: Annotated[
+        bool | None,
+        typer.Option("--report/--no-report", help="produce this store's PDFs and emails (needs --etl)"),
+    ] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="include the store in runs (or leave it out)")
+    ] = None,
 ) -> None:
-    """Change a store's name or flags."""
+    """Change a store's name or flags; options not given stay as they are."""
     from crm_core.db.engine import session_scope
     from crm_core.db.stores import update_store
 

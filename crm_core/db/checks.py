@@ -113,4 +113,20 @@ async def _store_findings(session: AsyncSession) -> list[str]:
     not_etl = sorted(s.store_code for s in stores if s.report_flag and not s.etl_flag)
     if not_etl:
         findings.append(f"report stores that are not ETL stores: {', '.join(not_etl)}")
+    known = {s.store_code.strip().upper() for s in (await session.execute(select(StoreMaster))).scalars()}
+    recipients = (
+        await session.execute(
+            select(NotificationRecipient.id, NotificationRecipient.store_code).where(
+                NotificationRecipient.is_active, NotificationRecipient.store_code.is_not(None)
+            )
+        )
+    ).all()
+    for recipient_id, code in recipients:
+        wanted = code.strip().upper()
+        if wanted and wanted not in known:
+            # By id, not address: the address is personal data and `crm recipients list` shows it.
+            findings.append(
+                f"recipient {recipient_id} is for store {wanted}, which does not exist "
+                f"(crm stores add {wanted}; until then it gets no email)"
+            )
     return findings

@@ -121,6 +121,11 @@ class StoreMaster(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=NOW)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, server_default=NOW)
 
+    @validates("store_name")
+    def _no_control_characters(self, key: str, value: str | None) -> str | None:
+        # The name goes into email subjects and PDFs: a line break in it would inject headers.
+        return refuse_control_characters(value, "store name")
+
 
 _METRIC_TYPES: dict[str, TypeEngine[Any]] = {
     "money": Numeric(*NUMERIC_DIGITS["money"]),

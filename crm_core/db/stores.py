@@ -86,6 +86,7 @@ async def add_store(
     launch_date: date | None = None,
 ) -> StoreMaster:
     code = normalise_store_code(code)
+    refuse_control_characters(name, "store name")
     if await get_store(session, code) is not None:
         raise ConfigError(f"store {code} already exists (use crm stores set {code} …)")
     if report and not etl:
@@ -117,6 +118,7 @@ async def update_store(
     if store is None:
         raise ConfigError(f"store {normalise_store_code(code)} does not exist (crm stores add {code})")
     if name is not None:
+        refuse_control_characters(name, "store name")  # before strip(): a trailing line break is refused too
         store.store_name = name.strip() or None
     if etl is not None:
         store.etl_flag = etl
@@ -156,6 +158,9 @@ async def add_recipient(
     if env not in ENVS:
         raise ConfigError(f"env must be one of {', '.join(ENVS)}")
     store = normalise_store_code(store_code) if store_code else None
+    if store is not None and await find_store(session, store) is None:
+        # A recipient of a store that does not exist would never get an email.
+        raise ConfigError(f"store {store} does not exist (crm stores add {store} first)")
     query = (
         select(NotificationProfile, Pipeline.code)
         .join(Pipeline, Pipeline.id == NotificationProfile.pipeline_id)

@@ -277,17 +277,25 @@ async def record_send(engine: AsyncEngine, values: dict[str, Any]) -> None:
         existing.attempts = (existing.attempts or 0) + int(values.get("attempts", 1))
 
 
+def delivery_notes(settings: Settings) -> list[str]:
+    """What `crm notifications test` says about how emails go out, without it counting as a problem."""
+    if settings.smtp_host is None:
+        return [f"SMTP_HOST is not set: outbox mode, emails are written to {settings.outbox_path}"]
+    return []
+
+
 async def diagnose(engine: AsyncEngine, settings: Settings, pipeline_code: str, run_id: str) -> list[str]:
     """`crm notifications test`: every reason an email of this run would not go out."""
     findings: list[str] = []
-    if settings.smtp_host is None:
-        findings.append(f"SMTP_HOST is not set: emails would be written to {settings.outbox_path}")
-    elif settings.smtp_username and settings.smtp_password is None:
+    # No SMTP_HOST is outbox mode, the documented default: a note (`delivery_notes`), not a finding.
+    if settings.smtp_host is not None and settings.smtp_username and settings.smtp_password is None:
         findings.append("SMTP_USERNAME is set but SMTP_PASSWORD is not")
     async with session_factory(engine)() as session:
         result = await build_plans(session, pipeline_code, run_id)
     findings += result.findings
-    if not result.plans and not any("not found" in f or "not registered" in f for f in result.findings):
+    if not result.plans and not any(
+        "not found" in f or "not registered" in f or "belongs to pipeline" in f for f in result.findings
+    ):
         findings.append("No notification emails would be scheduled for this run")
     if settings.smtp_host:
         try:

@@ -123,6 +123,12 @@ async def build_plans(session: AsyncSession, pipeline_code: str, run_id: str) ->
     if summary is None:
         result.findings.append(f"run summary for run {run_id} not found")
         return result
+    if summary.pipeline_name != pipeline_code:
+        result.findings.append(
+            f"run {run_id} belongs to pipeline {summary.pipeline_name}, not {pipeline_code} "
+            f"(use --pipeline {summary.pipeline_name})"
+        )
+        return result
     result.run_env = summary.run_env
     envs = ("any", summary.run_env)
 

@@ -336,7 +336,7 @@ class PortalSession:
                 + "; run `crm portal login --headed`",
             )
         self.logged_in = True
-        self.logger.event(PHASE, "ok", "logged in to the portal", password_length=len(self.config.password))
+        self.logger.event(PHASE, "ok", "logged in to the portal")
         await save_storage_state(self.context, self.config.storage_state)
 
     async def _refusal(self, page: Page) -> str:

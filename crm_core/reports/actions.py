@@ -198,3 +198,25 @@ async def load_open_missed_leads(
         .all()
     )
     return build_missed_leads([dict(r) for r in rows])
+
+
+# The date column that says when a row of each list came to be, to tell "nothing stored" from "none pending".
+_CREATED_ON = {"undelivered_all": "order_date", "missed_leads": "pickup_created_date"}
+
+
+async def has_rows_until(session: AsyncSession, table: str, store_code: str, until: date) -> bool:
+    """Whether the store has any row of `table` (`undelivered_all` or `missed_leads`) created by `until`.
+    An empty list over no stored rows means the export was never ingested, not that nothing was pending."""
+    rows = INGEST_TABLES[table]
+    created = rows.c[_CREATED_ON[table]]
+    found = (
+        await session.execute(
+            select(rows.c.store_code)
+            .where(
+                func.upper(rows.c.store_code) == store_code.strip().upper(),
+                or_(created.is_(None), created <= until),
+            )
+            .limit(1)
+        )
+    ).first()
+    return found is not None

@@ -175,9 +175,18 @@ def format_kpi(spec: KpiSpec, value: Number | None) -> str:
     return format_pct(value) if spec.kind == "pct" else format_number(value)
 
 
+def kpi_value(spec: KpiSpec, value: Number | None) -> Decimal | None:
+    """The value as a Decimal; a percentage outside 0–100 is an impossible figure from the source (e.g. more
+    deliveries within turnaround than orders), so it counts as missing — "N/A", never a silent "111%"."""
+    dec = to_decimal(value)
+    if dec is not None and spec.kind == "pct" and not 0 <= dec <= 100:
+        return None
+    return dec
+
+
 def evaluate_kpi(key: str, value: Number | None) -> KpiResult:
     spec = KPI_BY_KEY[key]
-    dec = to_decimal(value)
+    dec = kpi_value(spec, value)
     return KpiResult(spec, dec, NO_DATA if dec is None else spec.band_of(dec))
 
 
@@ -274,7 +283,7 @@ def summarise_kpi(key: str, daily: Mapping[date, Number | None]) -> KpiPeriod:
     """Average, best and worst day of one KPI; a tie goes to the earlier day."""
     spec = KPI_BY_KEY[key]
     days = sorted(
-        (day, dec) for day, dec in ((d, to_decimal(v)) for d, v in daily.items()) if dec is not None
+        (day, dec) for day, dec in ((d, kpi_value(spec, v)) for d, v in daily.items()) if dec is not None
     )
     result = evaluate_kpi(key, average([value for _, value in days]))
     if not days:

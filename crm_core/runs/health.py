@@ -39,6 +39,22 @@ class PipelineHealth:
     expected: Period
     expected_status: str | None  # the expected period's latest summary status; None: no run
     last: LastRun | None
+    due: datetime | None = None  # when the expected period's run is scheduled, in the business zone
+    grace: timedelta = timedelta(0)
+
+    @property
+    def why_expected(self) -> str:
+        """When the expected run was due and when the next one is, e.g. "due 2026-11-30 07:30 IST + 30 min
+        grace; the run for 2026-11-30 is expected after 2026-12-01 08:00 IST"."""
+        if self.due is None:
+            return ""
+        minutes = int(self.grace.total_seconds() // 60)
+        following = self.expected.next()
+        next_due = datetime.combine(following.end + timedelta(days=1), self.pipeline.due_at, self.due.tzinfo)
+        return (
+            f"due {self.due:%Y-%m-%d %H:%M %Z} + {minutes} min grace; the run for {following.label} is "
+            f"expected after {next_due + self.grace:%Y-%m-%d %H:%M %Z}"
+        )
 
     @property
     def healthy(self) -> bool:
@@ -75,6 +91,11 @@ class PipelineHealth:
         }
 
 
+def scheduled_run(pipeline: Pipeline, period: Period, settings: Settings) -> datetime:
+    """When the pipeline's run for `period` is scheduled: `due_at` on the day after it, business zone."""
+    return datetime.combine(period.end + timedelta(days=1), pipeline.due_at, settings.zone)
+
+
 def expected_period(pipeline: Pipeline, settings: Settings, now: datetime) -> Period:
     """The latest period whose scheduled run, plus the grace period, is behind `now`. With CRM_TODAY set
     (a portal frozen at a day) that day's run counts as due."""
@@ -82,8 +103,7 @@ def expected_period(pipeline: Pipeline, settings: Settings, now: datetime) -> Pe
     if settings.crm_today is not None:
         now = datetime.combine(settings.crm_today, pipeline.due_at, settings.zone) + grace
     latest = last_complete_period(pipeline.period, now, settings.zone)
-    due = datetime.combine(latest.end + timedelta(days=1), pipeline.due_at, settings.zone)
-    if now < due + grace:
+    if now < scheduled_run(pipeline, latest, settings) + grace:
         return period_containing(latest.start - timedelta(days=1), pipeline.period)
     return latest
 
@@ -134,10 +154,22 @@ async def pipeline_health(
                 run_id=row.run_id,
                 status=row.overall_status,
                 report_date=row.report_date,
-                started_at=row.started_at,
+                # SQLite hands back the stored UTC time without its zone.
+                started_at=row.started_at
+                if row.started_at.tzinfo is not None
+                else row.started_at.replace(tzinfo=UTC),
                 duration=row.total_time_taken,
                 failed_stores=failed_stores(row.metrics_json),
             )
         )
-        health.append(PipelineHealth(pipeline, expected, latest, last))
+        health.append(
+            PipelineHealth(
+                pipeline,
+                expected,
+                latest,
+                last,
+                due=scheduled_run(pipeline, expected, settings),
+                grace=timedelta(minutes=settings.status_grace_minutes),
+            )
+        )
     return health

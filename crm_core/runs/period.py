@@ -71,6 +71,14 @@ def period_option(pipeline: Pipeline, text: str | None) -> Period | None:
         raise ConfigError(str(exc)) from None
 
 
+def redo_command(period: Period) -> str:
+    """The command that redoes a produced period, for the "already produced" hint (also after `crm demo`,
+    which itself has no --force)."""
+    if period.kind == "week":
+        return f"crm run weekly --period {period.start.isoformat()} --force"
+    return f"crm run monthly --period {period.label} --force"
+
+
 async def report_stores(session: AsyncSession) -> list[str]:
     """The active report stores; none is a configuration error (there would be nothing to report)."""
     scope = await store_scope(session)

@@ -34,6 +34,7 @@ def test_recipient_rules(crm: Crm, empty_db_env: dict[str, str]) -> None:
 def test_list_shows_long_addresses_whole_at_80_columns(crm_process: CrmProcess, tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}", "COLUMNS": "80"}
     assert crm_process("db", "upgrade", **env).returncode == 0
+    assert crm_process("stores", "add", "A817", **env).returncode == 0  # a recipient's store must exist
     address = "store.manager.kirtinagr@franchise-tsv.in"
     assert len(address) == 40
     added = crm_process("recipients", "add", "store_daily_reports", address, "--store", "A817", **env)

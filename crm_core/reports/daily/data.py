@@ -180,8 +180,9 @@ async def load_daily_context(
         leads_today=lead_counts.get(report_date, 0),
         leads_previous=lead_counts.get(report_date - timedelta(days=1), 0),
         undelivered_snapshot_count=int(snapshot_count),
-        undelivered_orders=tuple(await load_undelivered(session, code, report_date)),
-        missed_leads=tuple(await load_open_missed_leads(session, code)),
+        # As things stood on the report date, so a back-dated report shows nothing created after it.
+        undelivered_orders=tuple(await load_undelivered(session, code, report_date, until=report_date)),
+        missed_leads=tuple(await load_open_missed_leads(session, code, until=report_date)),
         # No repeat_customers rows at all is missing data (the export may not have been ingested), not 0.
         repeat_customers_count=int(repeat_count) if repeat_count else None,
         timezone=timezone,

@@ -42,11 +42,13 @@ def undelivered_caption(ctx: DailyReportContext) -> str:
     """The two undelivered figures come from different sources and need not agree: say which is which."""
     late = sum(1 for o in ctx.undelivered_orders if o.age_days is not None and o.age_days > OVERDUE_DAYS)
     dashboard = ctx.kpi_values.get("undelivered_10_plus_count")
+    total = ctx.kpi_values.get("undelivered_total_count")
     return (
-        f"This list is the undelivered orders export; age = days since the committed delivery date, as of "
-        f"{format_date(ctx.report_date)} ({format_count(late)} more than {OVERDUE_DAYS} days late). "
+        f"This list is the undelivered orders export as it stood on {format_date(ctx.report_date)} (orders "
+        f"placed by then and not delivered by then); age = days since the committed delivery date "
+        f"({format_count(late)} more than {OVERDUE_DAYS} days late). "
         f'The "Undelivered >10 days" KPI ({format_count(dashboard)}) is the portal dashboard\'s own figure '
-        f"and may count differently."
+        f'and may count differently, as may its "Total undelivered orders" ({format_count(total)}).'
     )
 
 

@@ -28,6 +28,7 @@ from crm_core.periods import Period, month_of, period_containing, week_of
 from crm_core.reports.actions import (
     MissedLead,
     UndeliveredOrder,
+    has_rows_until,
     load_open_missed_leads,
     load_undelivered,
     total_net,
@@ -537,6 +538,10 @@ class StorePeriodReport:
     missed_leads: tuple[MissedLead, ...]
     timezone: str = "Asia/Kolkata"
     logo_path: Path | None = None
+    # False when no order / lead row of the store is stored up to the period end: an empty list then means
+    # missing data, not an empty backlog.
+    orders_stored: bool = True
+    leads_stored: bool = True
 
     @property
     def has_data(self) -> bool:
@@ -683,6 +688,8 @@ async def load_store_period(
         undelivered_orders=tuple(await load_undelivered(session, code, period.end, until=period.end)),
         missed_leads=tuple(await load_open_missed_leads(session, code, until=period.end)),
         timezone=timezone,
+        orders_stored=await has_rows_until(session, "undelivered_all", code, period.end),
+        leads_stored=await has_rows_until(session, "missed_leads", code, period.end),
     )
 
 

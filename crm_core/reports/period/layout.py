@@ -54,6 +54,14 @@ from crm_core.reports.sections import (
 from crm_core.reports.styles import PagedCanvas, colour, render_pdf
 
 _TITLES = {"week": "Weekly", "month": "Monthly"}
+NO_ORDER_DATA = (
+    "Order data is missing: no undelivered orders export is stored for this store up to the end of the "
+    "period, so the backlog is unknown (not zero)."
+)
+NO_LEAD_DATA = (
+    "Lead data is missing: no missed leads export is stored for this store up to the end of the period, so "
+    "the open leads are unknown (not zero)."
+)
 FOOTER_SENTENCE = "TSV {title} Store Performance Report • {period}"
 NO_DATA_NOTICE = (
     "No dashboard data was found for this period. Please confirm the daily pipeline has ingested data for "
@@ -144,14 +152,20 @@ def draw_period(pc: PagedCanvas, report: PeriodReport) -> None:
             pc,
             report.undelivered_orders,
             title=f"Undelivered Backlog as of {end}",
-            empty_text="No undelivered orders were pending at the end of the period.",
+            empty_text=(
+                "No undelivered orders were pending at the end of the period."
+                if report.orders_stored
+                else NO_ORDER_DATA
+            ),
             form_fields=False,
         )
         missed_leads_list(
             pc,
             report.missed_leads,
             title=f"Open Missed Leads as of {end}",
-            empty_text="No open missed leads at the end of the period.",
+            empty_text=(
+                "No open missed leads at the end of the period." if report.leads_stored else NO_LEAD_DATA
+            ),
             form_fields=False,
         )
 
@@ -406,10 +420,10 @@ def _backlog_by_store(pc: PagedCanvas, report: CombinedPeriodReport) -> None:
         rows.append(
             (
                 store.store_code,
-                format_count(len(orders)),
-                format_count(store.overdue_orders),
-                format_money(total_net(orders)),
-                format_count(len(store.missed_leads)),
+                format_count(len(orders)) if store.orders_stored else MISSING,
+                format_count(store.overdue_orders) if store.orders_stored else MISSING,
+                format_money(total_net(orders)) if store.orders_stored else MISSING,
+                format_count(len(store.missed_leads)) if store.leads_stored else MISSING,
             )
         )
     rows.append(
@@ -432,7 +446,9 @@ def _backlog_by_store(pc: PagedCanvas, report: CombinedPeriodReport) -> None:
             Column("Open missed leads", 0.22, "right"),
         ),
         rows,
-        caption="Each store's own PDF lists its orders and leads.",
+        caption=(
+            f"Each store's own PDF lists its orders and leads; {MISSING} = no such data stored for the store."
+        ),
     )
 
 
