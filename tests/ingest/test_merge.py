@@ -218,6 +218,23 @@ def test_invalid_utf8_is_replaced_with_one_warning_naming_the_file(
     assert result.merged_rows == 2
 
 
+def test_a_bad_byte_is_counted_from_the_first_line_even_when_it_is_blank(
+    write_file: WriteFile, out_dir: Path
+) -> None:
+    content = (
+        b"\n"
+        + MISSED_HEADER.encode()
+        + b"\n"
+        + lead("1", "9876500001", "P1", "A001", name="Jos\xe9").encode("latin-1")
+        + b"\n"
+    )
+    a = write_file("A001-missed-leads.csv", content)
+    result = merge_bucket(MISSED_LEADS, {"A001": a}, out_dir, DAY)
+    assert "(first bad byte on line 3)" in only_warning(result, "UTF-8")
+    _, rows = read_merged(result.merged_path)
+    assert pick(rows, "customer_name", "source_line") == [("Jos\ufffd", "3")]
+
+
 def test_crlf_line_endings_leave_no_carriage_returns(write_file: WriteFile, out_dir: Path) -> None:
     a = write_file(
         "A001-missed-leads.csv",
@@ -749,6 +766,14 @@ def test_unknown_and_repeated_headers_are_listed_in_one_warning_each(
         "A001.csv: column(s) already mapped by an earlier header, skipped: "
         "'Store Code'→store_code, 'Store Code'→store_code",
     ]
+
+
+def test_an_empty_header_cell_is_listed_as_an_empty_name(
+    write_file: Callable[[str, bytes], Path], out_dir: Path
+) -> None:
+    path = write_file("A001.csv", b"Store Code,,Foo\nA001,x,y\n")
+    result = merge_bucket(MISSED_LEADS, {"A001": path}, out_dir, date(2026, 3, 1))
+    assert result.warnings == ["A001.csv: 2 unknown column(s) skipped: '', 'Foo'"]
 
 
 def test_no_input_file_at_all_merges_nothing_and_says_so(out_dir: Path, event_logger: EventLogger) -> None:

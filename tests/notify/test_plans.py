@@ -7,7 +7,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
-from crm_core.db.models import Document, EmailTemplate, NotificationProfile, NotificationRecipient
+from crm_core.db.models import (
+    Document,
+    EmailTemplate,
+    NotificationProfile,
+    NotificationRecipient,
+    StoreMaster,
+)
 from crm_core.notify.plans import (
     PlanResult,
     _one_line,
@@ -18,7 +24,7 @@ from crm_core.notify.plans import (
     store_document_type,
 )
 from crm_core.settings import Settings
-from tests.notify.test_notifications import RUN
+from tests.notify.test_notifications import REPORT_DATE, RUN
 
 
 def r(email: str, send_as: str = "to", store: str | None = None) -> _Recipient:
@@ -164,6 +170,53 @@ async def test_a_run_profile_attaches_what_its_mode_says(seeded: tuple[AsyncEngi
     result = await plans(engine)
     assert result.findings == ["profile dashboard_daily/run_summary: scope 'combined' is not supported"]
     assert [p.label for p in result.plans] == ["store_daily_reports/A668", "store_daily_reports/A817"]
+
+
+async def test_a_combined_pdf_run_email_attaches_only_the_combined_document(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, settings = seeded
+    combined = settings.reports_path / "combined_2025-11-17.pdf"
+    combined.write_bytes(b"%PDF-1.4\n% test combined\n%%EOF\n")
+    async with session_factory(engine)() as session, session.begin():
+        # the stored code's case does not matter; the store PDFs of the same run are not attached
+        session.add(
+            Document(
+                doc_type="combined_pdf",
+                doc_date=REPORT_DATE,
+                reference_name_1="pipeline",
+                reference_id_1="dashboard_daily",
+                reference_name_2="run_id",
+                reference_id_2=RUN,
+                reference_name_3="store_code",
+                reference_id_3="all",
+                file_name=combined.name,
+                file_path=str(combined),
+                status="ok",
+            )
+        )
+    run_summary = update(NotificationProfile).where(NotificationProfile.code == "run_summary")
+    await change(engine, run_summary.values(attach_mode="combined_pdf"))
+    result = await plans(engine)
+    assert result.findings == []
+    assert result.plans[0].label == "run_summary/run"
+    assert result.plans[0].attachments == [combined]
+
+
+async def test_the_html_part_escapes_values_and_the_text_part_does_not(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    await change(
+        engine,
+        update(StoreMaster).where(StoreMaster.store_code == "A668").values(store_name="Rao & Sons <East>"),
+        update(EmailTemplate).values(
+            body_template="{{ store_name }}", html_template="<p>{{ store_name }}</p>"
+        ),
+    )
+    result = await plans(engine)
+    a668 = next(p for p in result.plans if p.store_code == "A668")
+    assert (a668.text, a668.html) == ("Rao & Sons <East>", "<p>Rao &amp; Sons &lt;East&gt;</p>")
 
 
 async def test_a_store_without_a_recipient_or_documents_is_a_finding(
