@@ -233,7 +233,7 @@ def test_deploy_script_brings_up_the_stack_and_the_daily_deployment_runs_in_it(s
 
     day = daily_report_date()
     summary, counts, documents = asyncio.run(_stored(stack.db_url, flow_run_id))
-    assert summary["overall_status"] == "ok", summary
+    assert summary["overall_status"] == "ok", summary["summary_text"]
     assert summary["report_date"] == day
     for table in ("missed_leads", "undelivered_orders", "repeat_customers", "store_dashboard_summary"):
         assert counts[table] > 0, counts
@@ -262,7 +262,9 @@ async def _stored(db_url: str, run_id: str) -> tuple[dict[str, object], dict[str
     try:
         summary = dict(
             await conn.fetchrow(
-                "SELECT overall_status, report_date FROM pipeline_run_summaries WHERE run_id = $1", run_id
+                "SELECT overall_status, report_date, summary_text"
+                " FROM pipeline_run_summaries WHERE run_id = $1",
+                run_id,
             )
             or {}
         )
