@@ -205,7 +205,12 @@ class PortalSession:
         client = self._http
         jar = httpx.Cookies()
         for cookie in await self.context.cookies():
-            jar.set(cookie["name"], cookie["value"], domain=cookie["domain"].lstrip("."), path=cookie["path"])
+            domain = cookie["domain"].lstrip(".")
+            if "." not in domain:
+                # The cookie jar matches a host name without a dot (`localhost`, a container's service
+                # name) as `NAME.local`: filed under the bare name, the cookie would never be sent.
+                domain += ".local"
+            jar.set(cookie["name"], cookie["value"], domain=domain, path=cookie["path"])
         client.cookies = jar  # after a session refresh, the new session's cookies
         return client
 

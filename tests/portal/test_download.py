@@ -18,7 +18,7 @@ from crm_core.portal.config import Timeouts
 from crm_core.portal.download import DownloadResult, ExportResult, StoreResult
 from crm_core.portal.sandbox import data
 from crm_core.portal.sandbox.app import DEMO_PASSWORD, DEMO_USERNAME
-from crm_core.portal.sandbox.server import SandboxServer
+from crm_core.portal.sandbox.server import SandboxConfig, SandboxServer
 from tests.portal.simulated import DAY, events, rows_of, run
 
 BUCKETS = ("missed_leads", "undelivered_all", "repeat_customers")
@@ -308,3 +308,15 @@ def test_a_login_failure_mid_run_is_an_error_even_with_stores_done() -> None:
     result = outcome(store("A1", True, True), login_reason="login needed again after logging in (login loop)")
     assert result.status == "error"
     assert result.detail == "portal login failed: login needed again after logging in (login loop)"
+
+
+@e2e
+async def test_a_portal_on_a_host_name_without_a_dot_keeps_its_session(tmp_path: Path) -> None:
+    """`localhost`, or a container's service name: the exports are streamed with the browser's cookies,
+    which a cookie jar files under `NAME.local` for a host name without a dot — sent under the bare name,
+    every export would come back as the login notice."""
+    with SandboxServer(SandboxConfig(host="localhost", dashboard_date=DAY)) as named:
+        assert named.portal_origin.startswith("http://localhost:")
+        result, logger = await run(named, tmp_path, ["A668"])
+    assert (result.status, result.detail) == ("ok", "1/1 stores"), events(logger)
+    assert len([e for e in events(logger) if e == "ok: export downloaded"]) == 3
