@@ -77,10 +77,10 @@ def ingest_command(env: dict[str, str], files: list[Path], log: Path) -> subproc
     return start(env, "ingest", "missed_leads", *map(str, files), "--date", DAY.isoformat(), log=log)
 
 
-def new_and_updated(output: str) -> tuple[int, int]:
-    match = re.search(r"(\d+) row\(s\) ingested \((\d+) new, (\d+) updated\)", output)
+def new_updated_unchanged(output: str) -> tuple[int, int, int]:
+    match = re.search(r"(\d+) row\(s\) ingested \((\d+) new, (\d+) updated, (\d+) unchanged\)", output)
     assert match, output[-3000:]
-    return int(match.group(2)), int(match.group(3))
+    return int(match.group(2)), int(match.group(3)), int(match.group(4))
 
 
 async def test_crm_ingest_of_one_bucket_from_two_processes_at_once(
@@ -96,7 +96,7 @@ async def test_crm_ingest_of_one_bucket_from_two_processes_at_once(
     alone_env = base | {"CRM_HOME": str(tmp_path / "alone"), "DATABASE_URL": pg_url}
     alone = ingest_command(alone_env, files, tmp_path / "alone.log")
     assert await asyncio.to_thread(alone.wait, 300) == 0
-    assert new_and_updated((tmp_path / "alone.log").read_text()) == (total, 0)
+    assert new_updated_unchanged((tmp_path / "alone.log").read_text()) == (total, 0, 0)
 
     async with seeded_database(pg_template) as url:
         env = base | {"CRM_HOME": str(tmp_path / "home"), "DATABASE_URL": url}
@@ -110,10 +110,11 @@ async def test_crm_ingest_of_one_bucket_from_two_processes_at_once(
         codes = [await asyncio.to_thread(run.wait, 300) for run in runs]
         outputs = [(tmp_path / f"ingest{n}.log").read_text(errors="replace") for n in (1, 2)]
         assert codes == [0, 0], "\n=====\n".join(o[-3000:] for o in outputs)
-        counts = [new_and_updated(output) for output in outputs]
-        # Every row inserted exactly once between them; the other process updated it.
-        assert sum(new for new, _updated in counts) == total, counts
-        assert all(new + updated == total for new, updated in counts), counts
+        counts = [new_updated_unchanged(output) for output in outputs]
+        # Every row inserted exactly once between them; the other process found it (updated, or unchanged
+        # when the first had committed the same values before it compared).
+        assert sum(new for new, _updated, _unchanged in counts) == total, counts
+        assert all(sum(count) == total for count in counts), counts
         assert await bucket_rows(url, "missed_leads") == await bucket_rows(pg_url, "missed_leads")
         # Each process worked on copies of its own; both removed them after their ok audit.
         assert list((tmp_path / "home" / "downloads" / "ingest").iterdir()) == []
