@@ -13,6 +13,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 # asyncio locks belong to one event loop; each `asyncio.run` (CLI, tests) gets its own set.
@@ -45,5 +46,9 @@ async def take_turns(
         try:
             yield
         finally:
-            await conn.execute(select(func.pg_advisory_unlock(key)))
-            await conn.commit()
+            # A connection lost meanwhile (a server restart) took the lock with it: nothing to release.
+            try:
+                await conn.execute(select(func.pg_advisory_unlock(key)))
+                await conn.commit()
+            except SQLAlchemyError:
+                await conn.rollback()
