@@ -120,7 +120,11 @@ async def test_kill_while_a_pdf_is_recorded_then_rerun(
             (blocked_on,) = await wait_for_lock_waiters(url, [run])
             assert "documents" in blocked_on, blocked_on
             rendered = sorted(p.name for p in (home / "reports").rglob("*.pdf"))
-            assert rendered == ["A668_2025-11-19.pdf"], rendered
+            # The pool draws ahead of the rows being written: A668 at least, maybe A817 too.
+            assert "A668_2025-11-19.pdf" in rendered and set(rendered) <= {
+                "A668_2025-11-19.pdf",
+                "A817_2025-11-19.pdf",
+            }, rendered
             kill_group(run)
         finally:
             if run.poll() is None:
