@@ -30,23 +30,7 @@ from crm_core.exports import MISSED_LEADS, ExportSpec, normalise_header
 from crm_core.ingest.merge import SOURCE_FILE, SOURCE_LINE, _locate_records, merge_bucket
 
 DAY = date(2025, 11, 17)
-VENDOR_HEADER = [
-    "id",
-    "mobile_number",
-    "pickup_no",
-    "pickup_created_date",
-    "pickup_created_time",
-    "store_code",
-    "store_name",
-    "pickup_date",
-    "pickup_time",
-    "customer_name",
-    "special_instruction",
-    "source",
-    "final_source",
-    "customer_type",
-    "is_order_placed",
-]
+VENDOR_HEADER = [column.accepted_headers[0] for column in MISSED_LEADS.columns]
 NAMES = ["Asha", "Ravi Kumar", "Lakshmi", "Devi", "Arjun", "Meena S", "Farhan", "Kavya"]
 SLOTS = ["10:00 AM - 12:00 PM", "12:00 PM - 2:00 PM", "2:00 PM - 4:00 PM", "4:00 PM - 6:00 PM"]
 SOURCES = ["Customer App", "Super Admin", "WhatsApp"]

@@ -34,23 +34,8 @@ from crm_core.json_logger import EventLogger
 from crm_core.portal.files import InvalidExport, check_csv
 
 DAY = date(2025, 11, 19)
-VENDOR_HEADER = [
-    "id",
-    "mobile_number",
-    "pickup_no",
-    "pickup_created_date",
-    "pickup_created_time",
-    "store_code",
-    "store_name",
-    "pickup_date",
-    "pickup_time",
-    "customer_name",
-    "special_instruction",
-    "source",
-    "final_source",
-    "customer_type",
-    "is_order_placed",
-]
+# The vendor's own spelling of every column, in its order: the first accepted header of each.
+VENDOR_HEADER = [column.accepted_headers[0] for column in MISSED_LEADS.columns]
 NAME = MISSED_LEADS.file_name("A668")
 
 # Free text as customers type it: any printable character, commas, quotes, tabs, CR/LF inside values.
