@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import date
 from functools import partial
@@ -206,7 +206,7 @@ class _DatabaseRetry:
     kind_phase: str
     logger: EventLogger
     doc_date: date
-    pauses: Any = field(default_factory=lambda: iter(TRANSIENT_PAUSES_S))
+    pauses: Iterator[float] = field(default_factory=lambda: iter(TRANSIENT_PAUSES_S))
 
     async def run(self, code: str, step: Callable[[], Awaitable[T]]) -> T:
         while True:
