@@ -4,20 +4,26 @@
 - Files are 0600, set on the open descriptor, whatever the umask says.
 - `atomic_writer` writes to a fresh temporary sibling made with O_CREAT|O_EXCL (`mkstemp`), so a symlink
   planted at a predictable name is never followed; the data is fsynced and the file renamed into place.
+- The writer holds an exclusive `flock` on its temporary file until it is renamed or removed. A process
+  killed mid-write leaves the temporary behind with no lock on it (the kernel drops the lock with the
+  process), so `remove_abandoned_parts` can tell a dead writer's leftover from a live writer's file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+PART_SUFFIX = ".part"
 
 
 def private_dir(path: Path) -> Path:
@@ -57,9 +63,10 @@ class AtomicFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         private_dir(path.parent)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent)
         self.tmp = Path(name)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours until renamed: see remove_abandoned_parts
             _private(fd)
             self.file: BinaryIO = os.fdopen(fd, "wb")
         except BaseException:
@@ -106,6 +113,41 @@ def write_atomic(path: Path, data: bytes) -> None:
     """`data` as the whole new content of `path` (see `atomic_writer`)."""
     with atomic_writer(path) as fh:
         fh.write(data)
+
+
+def remove_abandoned_parts(folder: Path, *, min_age_seconds: float = 1.0) -> list[Path]:
+    """Temporary files in `folder` (not below it) that a killed writer left behind, removed; returned.
+
+    A temporary file whose lock can be taken has no live writer. `min_age_seconds` spares a file created
+    an instant ago whose writer has not taken its lock yet.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(PART_SUFFIX)):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:  # gone already, or a symlink: not one of ours
+            continue
+        try:
+            if now - os.fstat(fd).st_mtime < min_age_seconds:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a live writer holds it
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except FileNotFoundError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 def open_private_append(path: Path) -> BinaryIO:

@@ -4,13 +4,24 @@ a symlink planted at a temporary name."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crm_core.fsutil import AtomicFile, atomic_writer, create_private, open_private_append, write_atomic
+from crm_core.fsutil import (
+    AtomicFile,
+    atomic_writer,
+    create_private,
+    open_private_append,
+    remove_abandoned_parts,
+    write_atomic,
+)
 
 
 @pytest.fixture
@@ -100,3 +111,35 @@ def test_create_private_makes_an_empty_0600_file_once(tmp_path: Path) -> None:
     db.write_bytes(b"data")
     create_private(db)
     assert db.read_bytes() == b"data"
+
+
+def test_a_killed_writers_temporary_is_removed_and_a_live_writers_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "A668_2025-11-19.pdf"
+    # A writer in another process, killed with SIGKILL mid-write: its temporary stays, its lock does not.
+    code = (
+        "import os, sys, signal; from pathlib import Path; from crm_core.fsutil import AtomicFile;"
+        "f = AtomicFile(Path(sys.argv[1])); f.file.write(b'half'); f.file.flush();"
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    killed = subprocess.run([sys.executable, "-c", code, str(target)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    (leftover,) = tmp_path.glob(".A668_2025-11-19.pdf.*.part")
+    live = AtomicFile(tmp_path / "A817_2025-11-19.pdf")
+    planted = tmp_path / ".A526_2025-11-19.pdf.x.part"
+    planted.symlink_to(tmp_path / "elsewhere")
+    past = time.time() - 60
+    for path in (leftover, live.tmp):
+        os.utime(path, (past, past))
+
+    assert remove_abandoned_parts(tmp_path) == [leftover]
+    assert live.tmp.exists() and planted.is_symlink()
+    assert live.commit().read_bytes() == b""
+    assert not target.exists()
+
+
+def test_a_temporary_created_this_instant_is_left_to_its_writer(tmp_path: Path) -> None:
+    fresh = tmp_path / ".A668.pdf.abc.part"
+    fresh.write_bytes(b"")  # no lock yet: its writer may be between creating it and locking it
+    assert remove_abandoned_parts(tmp_path) == []
+    assert remove_abandoned_parts(tmp_path, min_age_seconds=0) == [fresh]
+    assert remove_abandoned_parts(tmp_path / "missing") == []

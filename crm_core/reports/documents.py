@@ -9,6 +9,7 @@ a renderer and a path function, never another loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -23,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_core.db.engine import session_factory
 from crm_core.db.models import Document
 from crm_core.errors import is_transient
+from crm_core.fsutil import remove_abandoned_parts
 from crm_core.json_logger import EventLogger, describe_exception
 from crm_core.periods import Period, PeriodKind
 from crm_core.reports.pool import RenderJob, RenderPool
 from crm_core.status import Status
-from crm_core.store_codes import checked_file_code
+from crm_core.store_codes import InvalidStoreCode, checked_file_code
 
 PHASE = "report"
 DOC_SUBTYPE = "pipeline_report"
@@ -246,6 +248,7 @@ async def render_reports(
     ahead = 2 * workers if workers > 1 else 1
     outcomes: list[ReportOutcome] = []
     retry = _DatabaseRetry(kind.phase, logger, doc_date)
+    await asyncio.to_thread(_remove_interrupted_renders, kind, codes, period, logger)
     async with RenderPool(max(1, min(workers, len(codes)))) as pool:
         started: deque[tuple[str, Finish]] = deque()
         for code in codes:
@@ -259,6 +262,25 @@ async def render_reports(
         while started:
             outcomes.append(await _finish(kind, logger, doc_date, *started.popleft()))
     return ReportsResult(tuple(outcomes))
+
+
+def _remove_interrupted_renders(
+    kind: ReportKind[P, C], codes: Sequence[str], period: P, logger: EventLogger
+) -> None:
+    """Half-drawn PDFs a killed run left in the folders this run writes to, removed before drawing again."""
+    folders: set[Path] = set()
+    for code in codes:
+        with contextlib.suppress(InvalidStoreCode):  # a bad code becomes that store's error when it is drawn
+            folders.add(kind.path_for(code, period).parent)
+    for folder in sorted(folders):
+        removed = remove_abandoned_parts(folder)
+        if removed:
+            logger.event(
+                kind.phase,
+                "info",
+                "removed PDFs an interrupted run left half-written",
+                counts={"files": len(removed)},
+            )
 
 
 # What is left of a store's report once its data is loaded and its render started: wait for the render,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +79,11 @@ class PrefectStack:
     def wait_for(self, flow_run_id: str, timeout: float = 300) -> dict[str, object]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            run = self.flow_run(flow_run_id)
+            try:
+                run = self.flow_run(flow_run_id)
+            except (TimeoutError, urllib.error.URLError):  # a busy server answering late: ask again
+                time.sleep(1)
+                continue
             if run.get("state_type") in TERMINAL:
                 return run
             time.sleep(1)
