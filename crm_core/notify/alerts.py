@@ -6,6 +6,8 @@ to `ALERT_EMAIL_TO`, so a run that failed because the database is down still rea
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -17,7 +19,7 @@ from crm_core.db.engine import session_factory
 from crm_core.db.models import EmailSend, NotificationProfile, NotificationRecipient
 from crm_core.db.models import Pipeline as PipelineRow
 from crm_core.json_logger import describe_exception, redact_text
-from crm_core.notify.engine import DELIVERED, deliver_with_retries, record_send
+from crm_core.notify.engine import DELIVERED, deliver_with_retries, record_send, sending_turn
 from crm_core.notify.plans import EmailPlan, format_address
 from crm_core.notify.transport import DeliveryError
 from crm_core.pipelines import ALERT_PROFILE_CODE, Pipeline, pipeline_for_flow
@@ -76,19 +78,31 @@ async def send_flow_alert(
 ) -> str:
     """Email the run-summary recipients (else ALERT_EMAIL_TO) that a run failed; returns what happened,
     in one line."""
-    try:
-        if await summary_already_sent(engine, pipeline, run_id):
-            return "run summary or alert already delivered for this run: no alert sent"
-    except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
-        pass
-    return await _deliver_alert(
-        engine,
-        settings,
-        pipeline,
-        run_id,
-        subject=f"[TSV Pipeline ALERT] {pipeline.code} run {state_name}",
-        text=f"The {pipeline.code} run {run_id} ended in state {state_name}.\n\n{message}\n",
-    )
+    async with _turn_if_reachable(engine, pipeline):
+        try:
+            if await summary_already_sent(engine, pipeline, run_id):
+                return "run summary or alert already delivered for this run: no alert sent"
+        except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
+            pass
+        return await _deliver_alert(
+            engine,
+            settings,
+            pipeline,
+            run_id,
+            subject=f"[TSV Pipeline ALERT] {pipeline.code} run {state_name}",
+            text=f"The {pipeline.code} run {run_id} ended in state {state_name}.\n\n{message}\n",
+        )
+
+
+@contextlib.asynccontextmanager
+async def _turn_if_reachable(engine: AsyncEngine, pipeline: Pipeline) -> AsyncIterator[None]:
+    """The pipeline's sending turn, so that two alerts about one run (the flow's own failure hook and the
+    automation's, or an event seen twice) cannot both find nothing sent and both send. Without a database
+    there is no turn to take and no send log to read: the alert goes out to ALERT_EMAIL_TO regardless."""
+    async with contextlib.AsyncExitStack() as stack:
+        with contextlib.suppress(Exception):
+            await stack.enter_async_context(sending_turn(engine, pipeline.code))
+        yield
 
 
 def missed_run_key(run_id: str) -> str:
@@ -109,25 +123,26 @@ async def send_missed_run_alert(
     """Email that the pipeline's run `run_id`, expected at `expected_at`, has not completed by `now`: it
     never started (no worker) or is still running. Once per run; returns what happened, in one line."""
     key = missed_run_key(run_id)
-    try:
-        if await summary_already_sent(engine, pipeline, key):
-            return "missed-run alert already delivered for this run: no alert sent"
-    except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
-        pass
     when = f"expected at {expected_at:%Y-%m-%d %H:%M} UTC" if expected_at else "expected start unknown"
     waited = f" {_span(now - expected_at)} later" if expected_at else ""
-    return await _deliver_alert(
-        engine,
-        settings,
-        pipeline,
-        key,
-        subject=f"[TSV Pipeline ALERT] {pipeline.code} run not completed",
-        text=(
-            f"The {pipeline.code} run {run_id} ({when}) has not completed{waited}; "
-            f"its state is {state_name}.\n\n"
-            "Late: no worker picked it up (is the worker running?). Running: it is still going or hung.\n"
-        ),
-    )
+    async with _turn_if_reachable(engine, pipeline):
+        try:
+            if await summary_already_sent(engine, pipeline, key):
+                return "missed-run alert already delivered for this run: no alert sent"
+        except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
+            pass
+        return await _deliver_alert(
+            engine,
+            settings,
+            pipeline,
+            key,
+            subject=f"[TSV Pipeline ALERT] {pipeline.code} run not completed",
+            text=(
+                f"The {pipeline.code} run {run_id} ({when}) has not completed{waited}; "
+                f"its state is {state_name}.\n\n"
+                "Late: no worker picked it up (is the worker running?). Running: it is still going or hung.\n"
+            ),
+        )
 
 
 def _span(delta: timedelta) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -103,6 +104,12 @@ async def deliver_with_retries(
     raise AssertionError("unreachable")
 
 
+def sending_turn(engine: AsyncEngine, pipeline_code: str) -> AbstractAsyncContextManager[None]:
+    """The pipeline's senders (the flow, `crm notifications send`, alerts) take turns: two at once would
+    both read the send log before either wrote it, and deliver the same email twice."""
+    return take_turns(engine, f"crm-notify:{pipeline_code}")
+
+
 async def send_notifications_for_run(
     engine: AsyncEngine,
     settings: Settings,
@@ -115,9 +122,7 @@ async def send_notifications_for_run(
     backoff_s: float = 2.0,
 ) -> NotifyOutcome:
     """Send every planned email of a run that was not delivered before (all of them with `force`)."""
-    # Two senders at once (the flow and `crm notifications send`, or two runs of a date) would both read
-    # the send log before either wrote it, and deliver everything twice: they take turns.
-    async with take_turns(engine, f"crm-notify:{pipeline_code}"):
+    async with sending_turn(engine, pipeline_code):
         return await _send(engine, settings, pipeline_code, run_id, logger, force, attempts, backoff_s)
 
 

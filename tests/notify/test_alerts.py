@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -9,7 +11,7 @@ from crm_core.db.engine import make_engine, session_factory
 from crm_core.db.models import EmailSend
 from crm_core.db.stores import add_recipient
 from crm_core.json_logger import EventLogger
-from crm_core.notify.alerts import send_flow_alert
+from crm_core.notify.alerts import send_flow_alert, send_missed_run_alert
 from crm_core.notify.engine import send_notifications_for_run
 from crm_core.pipelines import DAILY
 from crm_core.settings import Settings
@@ -39,6 +41,37 @@ async def test_alert_goes_to_run_summary_recipients_once(settings: Settings, smt
         async with session_factory(engine)() as session:
             rows = (await session.execute(select(EmailSend))).scalars().all()
         assert [(r.profile_code, r.status) for r in rows] == [("alert", "sent")]
+    finally:
+        await engine.dispose()
+
+
+async def test_alerts_about_one_run_at_the_same_moment_send_one_email(
+    settings: Settings, smtp_server
+) -> None:  # type: ignore[no-untyped-def]
+    """The flow's own failure hook and the automation's alert run (or one event seen twice) at once."""
+    port, handler = smtp_server
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"})
+    engine = make_engine(settings.db_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await add_recipient(session, "run_summary", "owner@example.com", pipeline_code="dashboard_daily")
+        now = datetime.now(UTC)
+        failed = [send_flow_alert(engine, smtp, DAILY, "r1", "Failed", "boom") for _ in range(3)]
+        missed = [send_missed_run_alert(engine, smtp, DAILY, "r2", "Late", now, now) for _ in range(3)]
+        outcomes = await asyncio.gather(*failed, *missed)
+        assert sorted(o.split(":")[0] for o in outcomes) == [
+            "alert sent",
+            "alert sent",
+            "missed-run alert already delivered for this run",
+            "missed-run alert already delivered for this run",
+            "run summary or alert already delivered for this run",
+            "run summary or alert already delivered for this run",
+        ], outcomes
+        subjects = sorted(str(m["message"]["Subject"]) for m in handler.messages)  # type: ignore[index]
+        assert subjects == [
+            "[TSV Pipeline ALERT] dashboard_daily run Failed",
+            "[TSV Pipeline ALERT] dashboard_daily run not completed",
+        ]
     finally:
         await engine.dispose()
 
