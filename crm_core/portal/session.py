@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -449,6 +449,18 @@ class PortalSession:
             await save_storage_state(self.context, self.config.storage_state)
 
 
+async def _submit_and_wait_for_home(page: Page, config: PortalConfig, otp: Locator) -> None:
+    """Submit the page's form and wait for the portal's home page, but not when the answer is a page
+    asking for a one-time code (or the same code again): the operator is asked at once, not a minute later."""
+    with contextlib.suppress(PlaywrightTimeoutError):  # a portal that answers without a new page
+        async with page.expect_navigation(wait_until="domcontentloaded", timeout=60_000):
+            await page.locator("button[type='submit']").first.click()
+    if config.is_home(page.url) or await otp.count():
+        return
+    with contextlib.suppress(PlaywrightTimeoutError):
+        await page.wait_for_url(lambda url: config.is_home(url), timeout=60_000)
+
+
 async def interactive_login(
     settings: Settings,
     logger: EventLogger,
@@ -470,17 +482,13 @@ async def interactive_login(
                 raise ConfigError("PORTAL_USERNAME and PORTAL_PASSWORD must be set for the first login")
             await page.locator("input[name='user_name']").fill(config.username)
             await page.locator("input[name='password']").fill(config.password)
-            await page.locator("button[type='submit']").first.click()
-            try:
-                await page.wait_for_url(lambda url: config.is_home(url), timeout=60_000)
-            except PlaywrightTimeoutError:
-                otp = page.locator("input[name='otp']")
+            otp = page.locator("input[name='otp']")
+            await _submit_and_wait_for_home(page, config, otp)
+            if not config.is_home(page.url):
                 if not headed and ask is not None and await otp.count():
                     # No window on a server (the container): the one-time code is typed in the terminal.
                     await otp.first.fill((await ask("One-time code sent by the portal: ")).strip())
-                    await page.locator("button[type='submit']").first.click()
-                    with contextlib.suppress(PlaywrightTimeoutError):
-                        await page.wait_for_url(lambda url: config.is_home(url), timeout=60_000)
+                    await _submit_and_wait_for_home(page, config, otp)
                 elif ask is None:
                     logger.event(PHASE, "error", "login did not reach home (OTP needed? run with --headed)")
                     return False
