@@ -17,8 +17,16 @@ fi
 pg_isready -h "$host" -p "$port" || { echo "PostgreSQL is not reachable on $host:$port" >&2; exit 2; }
 
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
-if [ $# -gt 0 ] || ! command -v podman >/dev/null 2>&1; then
+if [ $# -gt 0 ]; then
   exec .venv/bin/pytest --cov --cov-report=term:skip-covered "$@"
+fi
+# The whole suite on every core (pytest-xdist; CRM_TEST_WORKERS=1 runs it in one process). Most tests
+# wait on a browser, a server or a subprocess, so two workers fit even a two-core machine.
+workers="${CRM_TEST_WORKERS:-auto}"
+[ "$workers" = auto ] && [ "$(nproc)" -lt 2 ] && workers=2
+suite=(.venv/bin/pytest --cov --cov-report=term:skip-covered -n "$workers" --dist loadgroup)
+if ! command -v podman >/dev/null 2>&1; then
+  exec "${suite[@]}"
 fi
 
 # The compose-stack test (marker `stack`) spends its minutes waiting on containers it starts on ports of
@@ -28,7 +36,7 @@ trap 'rm -f "$stack_log"' EXIT
 .venv/bin/pytest -m stack --no-cov -q >"$stack_log" 2>&1 &
 stack_pid=$!
 set +e
-.venv/bin/pytest --cov --cov-report=term:skip-covered -m "not stack"
+"${suite[@]}" -m "not stack"
 suite_rc=$?
 wait "$stack_pid"
 stack_rc=$?

@@ -43,6 +43,15 @@ hypothesis.settings.register_profile("deep", max_examples=2000, deadline=None, s
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n` (pytest-xdist, `--dist loadgroup`), the tests that run a Prefect server with
+    workers of their own go to one worker process, one after another: two such stacks at once on a small
+    machine starve each other's timeouts. Everything else is shared out freely."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("prefect-stack"))
+
+
 def pg_url_for(database: str) -> str:
     return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
 
