@@ -78,20 +78,35 @@ async def send_flow_alert(
 ) -> str:
     """Email the run-summary recipients (else ALERT_EMAIL_TO) that a run failed; returns what happened,
     in one line."""
+    return await _alert_once(
+        engine,
+        settings,
+        pipeline,
+        run_id,
+        sent_before="run summary or alert already delivered for this run: no alert sent",
+        subject=f"[TSV Pipeline ALERT] {pipeline.code} run {state_name}",
+        text=f"The {pipeline.code} run {run_id} ended in state {state_name}.\n\n{message}\n",
+    )
+
+
+async def _alert_once(
+    engine: AsyncEngine,
+    settings: Settings,
+    pipeline: Pipeline,
+    key: str,
+    *,
+    sent_before: str,
+    subject: str,
+    text: str,
+) -> str:
+    """Deliver the alert recorded under `key` unless the send log already has it (then `sent_before`)."""
     async with _turn_if_reachable(engine, pipeline):
         try:
-            if await summary_already_sent(engine, pipeline, run_id):
-                return "run summary or alert already delivered for this run: no alert sent"
+            if await summary_already_sent(engine, pipeline, key):
+                return sent_before
         except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
             pass
-        return await _deliver_alert(
-            engine,
-            settings,
-            pipeline,
-            run_id,
-            subject=f"[TSV Pipeline ALERT] {pipeline.code} run {state_name}",
-            text=f"The {pipeline.code} run {run_id} ended in state {state_name}.\n\n{message}\n",
-        )
+        return await _deliver_alert(engine, settings, pipeline, key, subject=subject, text=text)
 
 
 @contextlib.asynccontextmanager
@@ -125,24 +140,19 @@ async def send_missed_run_alert(
     key = missed_run_key(run_id)
     when = f"expected at {expected_at:%Y-%m-%d %H:%M} UTC" if expected_at else "expected start unknown"
     waited = f" {_span(now - expected_at)} later" if expected_at else ""
-    async with _turn_if_reachable(engine, pipeline):
-        try:
-            if await summary_already_sent(engine, pipeline, key):
-                return "missed-run alert already delivered for this run: no alert sent"
-        except Exception:  # the database is down: `_deliver_alert` says so and falls back to ALERT_EMAIL_TO
-            pass
-        return await _deliver_alert(
-            engine,
-            settings,
-            pipeline,
-            key,
-            subject=f"[TSV Pipeline ALERT] {pipeline.code} run not completed",
-            text=(
-                f"The {pipeline.code} run {run_id} ({when}) has not completed{waited}; "
-                f"its state is {state_name}.\n\n"
-                "Late: no worker picked it up (is the worker running?). Running: it is still going or hung.\n"
-            ),
-        )
+    return await _alert_once(
+        engine,
+        settings,
+        pipeline,
+        key,
+        sent_before="missed-run alert already delivered for this run: no alert sent",
+        subject=f"[TSV Pipeline ALERT] {pipeline.code} run not completed",
+        text=(
+            f"The {pipeline.code} run {run_id} ({when}) has not completed{waited}; "
+            f"its state is {state_name}.\n\n"
+            "Late: no worker picked it up (is the worker running?). Running: it is still going or hung.\n"
+        ),
+    )
 
 
 def _span(delta: timedelta) -> str:
