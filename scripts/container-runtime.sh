@@ -11,9 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 need_apt=()
-# netavark + aardvark-dns: compose networks where containers find each other by service name;
-# catatonit: `init: true`.
-for pkg in podman runc netavark aardvark-dns catatonit debootstrap; do
+# netavark + aardvark-dns: compose networks where containers find each other by service name (netavark
+# sets them up with iptables, which Debian's podman only suggests); catatonit: `init: true`.
+for pkg in podman runc netavark aardvark-dns iptables catatonit debootstrap; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then
