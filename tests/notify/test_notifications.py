@@ -656,3 +656,25 @@ async def test_a_send_log_write_is_retried_once_and_a_refused_one_is_counted_as_
         (problem, code) for problem, code in zip(outcome.problems, ("A668", "A817"), strict=True)
     ]
     assert all("send log refused" in str(extras["error"]) for *_, extras in errors)  # type: ignore[index]
+
+
+async def test_an_alert_and_the_summary_of_one_run_each_keep_their_send_log_row(seeded, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from crm_core.notify.alerts import send_flow_alert
+
+    engine, settings = seeded
+    port, handler = smtp_server
+    smtp = smtp_settings(settings, port)
+    # The run crashed after drawing its PDFs: the alert goes out, then its emails are caught up.
+    assert (await send_flow_alert(engine, smtp, DAILY, RUN, "Crashed", "worker died")).startswith(
+        "alert sent"
+    )
+    outcome = await send_notifications_for_run(engine, smtp, "dashboard_daily", RUN, logger())
+    assert (outcome.delivered, len(handler.messages)) == (3, 4)
+    async with session_factory(engine)() as session:
+        logged = (await session.execute(select(EmailSend.profile_code, EmailSend.store_code))).all()
+    assert sorted(logged) == [
+        ("alert", ""),
+        ("run_summary", ""),
+        ("store_daily_reports", "A668"),
+        ("store_daily_reports", "A817"),
+    ]
