@@ -3,7 +3,9 @@ for every email that will not go out."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
@@ -12,8 +14,10 @@ from crm_core.db.models import (
     EmailTemplate,
     NotificationProfile,
     NotificationRecipient,
+    Pipeline,
     StoreMaster,
 )
+from crm_core.db.stores import add_recipient
 from crm_core.notify.plans import (
     PlanResult,
     _one_line,
@@ -234,3 +238,122 @@ async def test_a_store_without_a_recipient_or_documents_is_a_finding(
     assert (await plans(engine)).findings == [
         "profile dashboard_daily/store_daily_reports: no store_daily_pdf documents for run run-notify-1"
     ]
+
+
+async def test_a_run_of_another_pipeline_names_the_pipeline_to_use(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    result = await plans(engine, pipeline="dashboard_weekly")
+    assert (result.plans, result.findings) == (
+        [],
+        [
+            "run run-notify-1 belongs to pipeline dashboard_daily, not dashboard_weekly "
+            "(use --pipeline dashboard_daily)"
+        ],
+    )
+
+
+async def test_only_files_this_run_drew_and_still_keeps_are_attached(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, settings = seeded
+    reports = settings.reports_path
+    real = reports / "A668_2025-11-17.pdf"
+    # A file of store A668 for each way a document can be someone else's or gone; each exists on disk.
+    decoys = {
+        "named by something else than the pipeline": {"reference_name_1": "flow"},
+        "of another pipeline": {"reference_id_1": "dashboard_weekly"},
+        "named by something else than the run": {"reference_name_2": "batch"},
+        "of another run": {"reference_id_2": "run-other"},
+        "kept elsewhere than on the file system": {"storage_backend": "s3"},
+        "deleted": {"deleted_at": datetime(2025, 11, 18, 4, 0, tzinfo=UTC)},
+    }
+    async with session_factory(engine)() as session, session.begin():
+        for n, changes in enumerate(decoys.values()):
+            path = reports / f"decoy-{n}.pdf"
+            path.write_bytes(real.read_bytes())
+            fields: dict[str, object] = {
+                "doc_type": "store_daily_pdf",
+                "doc_date": REPORT_DATE,
+                "reference_name_1": "pipeline",
+                "reference_id_1": "dashboard_daily",
+                "reference_name_2": "run_id",
+                "reference_id_2": RUN,
+                "reference_name_3": "store_code",
+                "reference_id_3": "A668",
+                "file_name": path.name,
+                "file_path": str(path),
+                "status": "ok",
+            }
+            session.add(Document(**(fields | changes)))
+    await change(
+        engine,
+        update(NotificationProfile)
+        .where(NotificationProfile.code == "run_summary")
+        .values(attach_mode="all_docs_for_run"),
+    )
+    result = await plans(engine)
+    summary, a668, _ = result.plans
+    assert a668.attachments == [real]
+    assert sorted(summary.attachments) == [real, reports / "A817_2025-11-17.pdf"]
+
+
+async def test_only_the_default_template_and_the_runs_env_recipients_are_used(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    async with session_factory(engine)() as session, session.begin():
+        profile_id = (
+            await session.execute(
+                select(NotificationProfile.id)
+                .join(Pipeline, Pipeline.id == NotificationProfile.pipeline_id)
+                .where(NotificationProfile.code == "run_summary", Pipeline.code == "dashboard_daily")
+            )
+        ).scalar_one()
+        session.add(
+            EmailTemplate(
+                profile_id=profile_id, name="digest", subject_template="Digest", body_template="Digest"
+            )
+        )
+        await add_recipient(session, "store_daily_reports", "prod-only@example.com", env="prod")
+    summary, a668, a817 = (await plans(engine)).plans
+    assert summary.subject == "[TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK"
+    assert (a668.to, a668.cc, a668.bcc) == (["a668@example.com"], ["ops@example.com"], ["audit@example.com"])
+    assert (a817.to, a817.cc, a817.bcc) == (["ops@example.com"], [], ["audit@example.com"])
+
+
+async def test_a_store_template_that_fails_gives_each_store_email_the_plain_default(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    store_profile = select(NotificationProfile.id).where(NotificationProfile.code == "store_daily_reports")
+    await change(
+        engine,
+        update(EmailTemplate)
+        .where(EmailTemplate.profile_id == store_profile.scalar_subquery())
+        .values(subject_template="{{ broken("),
+    )
+    result = await plans(engine)
+    assert [f.split(" (")[0] for f in result.findings] == [
+        f"template dashboard_daily/store_daily_reports failed for store {code}" for code in ("A668", "A817")
+    ]
+    assert all(
+        "subject: TemplateSyntaxError" in f and f.endswith("the plain-text default is used for this email")
+        for f in result.findings
+    )
+    summary, a668, _ = result.plans
+    assert summary.html is not None
+    assert (a668.subject, a668.html) == ("Uttam Nagar, Delhi (A668) report 2025-11-17", None)
+
+
+async def test_what_a_template_renders_is_used_as_it_is_even_empty(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    await change(
+        engine, update(EmailTemplate).values(subject_template="", body_template="", html_template=None)
+    )
+    result = await plans(engine)
+    assert result.findings == []
+    assert {(p.subject, p.text, p.html) for p in result.plans} == {("", "", None)}
