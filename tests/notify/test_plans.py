@@ -15,6 +15,7 @@ from crm_core.db.models import (
     NotificationProfile,
     NotificationRecipient,
     Pipeline,
+    PipelineRunSummary,
     StoreMaster,
 )
 from crm_core.db.stores import add_recipient
@@ -357,3 +358,106 @@ async def test_what_a_template_renders_is_used_as_it_is_even_empty(
     result = await plans(engine)
     assert result.findings == []
     assert {(p.subject, p.text, p.html) for p in result.plans} == {("", "", None)}
+
+
+async def test_an_email_that_cannot_be_planned_does_not_stop_the_next_ones(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, settings = seeded
+    labels = ["run_summary/run", "store_daily_reports/A668", "store_daily_reports/A817"]
+    # A profile whose scope the registry does not know: only that profile is skipped.
+    run_summary = update(NotificationProfile).where(NotificationProfile.code == "run_summary")
+    await change(engine, run_summary.values(scope="store"))
+    result = await plans(engine)
+    assert result.findings == [
+        "profile dashboard_daily/run_summary: store scope is not defined for this pipeline/profile"
+    ]
+    assert [p.label for p in result.plans] == labels[1:]
+    await change(engine, run_summary.values(scope="run"))
+    # The first store's PDF is gone: the next store still gets its email.
+    pdf = settings.reports_path / "A668_2025-11-17.pdf"
+    kept = pdf.read_bytes()
+    pdf.unlink()
+    result = await plans(engine)
+    assert result.findings == [
+        "profile dashboard_daily/store_daily_reports: PDF for store A668 is missing on disk"
+    ]
+    assert [p.label for p in result.plans] == [labels[0], labels[2]]
+    pdf.write_bytes(kept)
+    # The first store has nobody to write to: the same.
+    await change(
+        engine,
+        delete(NotificationRecipient).where(NotificationRecipient.email_address == "a668@example.com"),
+        update(NotificationRecipient)
+        .where(NotificationRecipient.email_address == "ops@example.com")
+        .values(store_code="A817"),
+    )
+    result = await plans(engine)
+    assert result.findings == ["profile dashboard_daily/store_daily_reports: no recipient for store A668"]
+    assert [p.label for p in result.plans] == [labels[0], labels[2]]
+
+
+async def test_a_run_email_without_a_to_is_not_sent_to_its_copies(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    await change(
+        engine,
+        delete(NotificationRecipient).where(NotificationRecipient.email_address == "owner@example.com"),
+    )
+    result = await plans(engine)
+    assert result.findings == [
+        "profile dashboard_daily/run_summary has no 'to' recipient without a store code"
+    ]
+    assert [p.label for p in result.plans] == ["store_daily_reports/A668", "store_daily_reports/A817"]
+
+
+async def test_a_store_pdf_without_a_store_code_gets_no_email(seeded: tuple[AsyncEngine, Settings]) -> None:
+    engine, settings = seeded
+    path = settings.reports_path / "no-store_2025-11-17.pdf"
+    path.write_bytes(b"%PDF-1.4\n% test\n%%EOF\n")
+    async with session_factory(engine)() as session, session.begin():
+        session.add(
+            Document(
+                doc_type="store_daily_pdf",
+                doc_date=REPORT_DATE,
+                reference_name_1="pipeline",
+                reference_id_1="dashboard_daily",
+                reference_name_2="run_id",
+                reference_id_2=RUN,
+                file_name=path.name,
+                file_path=str(path),
+                status="ok",
+            )
+        )
+    result = await plans(engine)
+    assert result.findings == []
+    assert [p.label for p in result.plans] == [
+        "run_summary/run",
+        "store_daily_reports/A668",
+        "store_daily_reports/A817",
+    ]
+
+
+async def test_templates_see_every_value_of_the_run_and_the_store(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    values = "{{ pipeline_name }}|{{ pipeline_description }}|{{ run_id }}|{{ run_env }}|{{ report_date }}|"
+    await change(
+        engine,
+        update(PipelineRunSummary).values(report_date=None),
+        update(EmailTemplate).values(
+            body_template=values
+            + "{{ overall_status }}|{{ store_code | default('-') }}|{{ store_name | default('-') }}"
+        ),
+    )
+    async with session_factory(engine)() as session:
+        description = (
+            await session.execute(select(Pipeline.description).where(Pipeline.code == "dashboard_daily"))
+        ).scalar_one()
+    assert description
+    summary, a668, a817 = (await plans(engine)).plans
+    assert summary.text == f"dashboard_daily|{description}|run-notify-1|dev||ok|-|-"
+    assert a668.text == f"dashboard_daily|{description}|run-notify-1|dev||ok|A668|Uttam Nagar, Delhi"
+    assert a817.text.endswith("|A817|A817")
