@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the rule modules with mutmut (configuration: [tool.mutmut] in pyproject.toml): each
-# mutant of validation, merge, audit, KPI bands and health, period arithmetic, notification plans and
-# settings is run against the unit tests listed there that reach the mutated function.
+# mutant of validation, merge, audit, KPI bands and health, period arithmetic, notification plans, the send
+# log of notification emails and settings is run against the tests listed there that reach the mutated
+# function.
 # Not part of CI: it takes tens of minutes. Arguments are passed to `mutmut run` (e.g. "crm_core.periods*"
 # to mutate one module). Prints the summary and the surviving mutants (`mutmut show NAME` shows one).
 set -euo pipefail

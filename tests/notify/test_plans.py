@@ -3,7 +3,9 @@ for every email that will not go out."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_core.db.engine import session_factory
@@ -12,8 +14,11 @@ from crm_core.db.models import (
     EmailTemplate,
     NotificationProfile,
     NotificationRecipient,
+    Pipeline,
+    PipelineRunSummary,
     StoreMaster,
 )
+from crm_core.db.stores import add_recipient
 from crm_core.notify.plans import (
     PlanResult,
     _one_line,
@@ -234,3 +239,225 @@ async def test_a_store_without_a_recipient_or_documents_is_a_finding(
     assert (await plans(engine)).findings == [
         "profile dashboard_daily/store_daily_reports: no store_daily_pdf documents for run run-notify-1"
     ]
+
+
+async def test_a_run_of_another_pipeline_names_the_pipeline_to_use(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    result = await plans(engine, pipeline="dashboard_weekly")
+    assert (result.plans, result.findings) == (
+        [],
+        [
+            "run run-notify-1 belongs to pipeline dashboard_daily, not dashboard_weekly "
+            "(use --pipeline dashboard_daily)"
+        ],
+    )
+
+
+async def test_only_files_this_run_drew_and_still_keeps_are_attached(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, settings = seeded
+    reports = settings.reports_path
+    real = reports / "A668_2025-11-17.pdf"
+    # A file of store A668 for each way a document can be someone else's or gone; each exists on disk.
+    decoys = {
+        "named by something else than the pipeline": {"reference_name_1": "flow"},
+        "of another pipeline": {"reference_id_1": "dashboard_weekly"},
+        "named by something else than the run": {"reference_name_2": "batch"},
+        "of another run": {"reference_id_2": "run-other"},
+        "kept elsewhere than on the file system": {"storage_backend": "s3"},
+        "deleted": {"deleted_at": datetime(2025, 11, 18, 4, 0, tzinfo=UTC)},
+    }
+    async with session_factory(engine)() as session, session.begin():
+        for n, changes in enumerate(decoys.values()):
+            path = reports / f"decoy-{n}.pdf"
+            path.write_bytes(real.read_bytes())
+            fields: dict[str, object] = {
+                "doc_type": "store_daily_pdf",
+                "doc_date": REPORT_DATE,
+                "reference_name_1": "pipeline",
+                "reference_id_1": "dashboard_daily",
+                "reference_name_2": "run_id",
+                "reference_id_2": RUN,
+                "reference_name_3": "store_code",
+                "reference_id_3": "A668",
+                "file_name": path.name,
+                "file_path": str(path),
+                "status": "ok",
+            }
+            session.add(Document(**(fields | changes)))
+    await change(
+        engine,
+        update(NotificationProfile)
+        .where(NotificationProfile.code == "run_summary")
+        .values(attach_mode="all_docs_for_run"),
+    )
+    result = await plans(engine)
+    summary, a668, _ = result.plans
+    assert a668.attachments == [real]
+    assert sorted(summary.attachments) == [real, reports / "A817_2025-11-17.pdf"]
+
+
+async def test_only_the_default_template_and_the_runs_env_recipients_are_used(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    async with session_factory(engine)() as session, session.begin():
+        profile_id = (
+            await session.execute(
+                select(NotificationProfile.id)
+                .join(Pipeline, Pipeline.id == NotificationProfile.pipeline_id)
+                .where(NotificationProfile.code == "run_summary", Pipeline.code == "dashboard_daily")
+            )
+        ).scalar_one()
+        session.add(
+            EmailTemplate(
+                profile_id=profile_id, name="digest", subject_template="Digest", body_template="Digest"
+            )
+        )
+        await add_recipient(session, "store_daily_reports", "prod-only@example.com", env="prod")
+    summary, a668, a817 = (await plans(engine)).plans
+    assert summary.subject == "[TSV Pipeline Run] dashboard_daily | 2025-11-17 | OK"
+    assert (a668.to, a668.cc, a668.bcc) == (["a668@example.com"], ["ops@example.com"], ["audit@example.com"])
+    assert (a817.to, a817.cc, a817.bcc) == (["ops@example.com"], [], ["audit@example.com"])
+
+
+async def test_a_store_template_that_fails_gives_each_store_email_the_plain_default(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    store_profile = select(NotificationProfile.id).where(NotificationProfile.code == "store_daily_reports")
+    await change(
+        engine,
+        update(EmailTemplate)
+        .where(EmailTemplate.profile_id == store_profile.scalar_subquery())
+        .values(subject_template="{{ broken("),
+    )
+    result = await plans(engine)
+    assert [f.split(" (")[0] for f in result.findings] == [
+        f"template dashboard_daily/store_daily_reports failed for store {code}" for code in ("A668", "A817")
+    ]
+    assert all(
+        "subject: TemplateSyntaxError" in f and f.endswith("the plain-text default is used for this email")
+        for f in result.findings
+    )
+    summary, a668, _ = result.plans
+    assert summary.html is not None
+    assert (a668.subject, a668.html) == ("Uttam Nagar, Delhi (A668) report 2025-11-17", None)
+
+
+async def test_what_a_template_renders_is_used_as_it_is_even_empty(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    await change(
+        engine, update(EmailTemplate).values(subject_template="", body_template="", html_template=None)
+    )
+    result = await plans(engine)
+    assert result.findings == []
+    assert {(p.subject, p.text, p.html) for p in result.plans} == {("", "", None)}
+
+
+async def test_an_email_that_cannot_be_planned_does_not_stop_the_next_ones(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, settings = seeded
+    labels = ["run_summary/run", "store_daily_reports/A668", "store_daily_reports/A817"]
+    # A profile whose scope the registry does not know: only that profile is skipped.
+    run_summary = update(NotificationProfile).where(NotificationProfile.code == "run_summary")
+    await change(engine, run_summary.values(scope="store"))
+    result = await plans(engine)
+    assert result.findings == [
+        "profile dashboard_daily/run_summary: store scope is not defined for this pipeline/profile"
+    ]
+    assert [p.label for p in result.plans] == labels[1:]
+    await change(engine, run_summary.values(scope="run"))
+    # The first store's PDF is gone: the next store still gets its email.
+    pdf = settings.reports_path / "A668_2025-11-17.pdf"
+    kept = pdf.read_bytes()
+    pdf.unlink()
+    result = await plans(engine)
+    assert result.findings == [
+        "profile dashboard_daily/store_daily_reports: PDF for store A668 is missing on disk"
+    ]
+    assert [p.label for p in result.plans] == [labels[0], labels[2]]
+    pdf.write_bytes(kept)
+    # The first store has nobody to write to: the same.
+    await change(
+        engine,
+        delete(NotificationRecipient).where(NotificationRecipient.email_address == "a668@example.com"),
+        update(NotificationRecipient)
+        .where(NotificationRecipient.email_address == "ops@example.com")
+        .values(store_code="A817"),
+    )
+    result = await plans(engine)
+    assert result.findings == ["profile dashboard_daily/store_daily_reports: no recipient for store A668"]
+    assert [p.label for p in result.plans] == [labels[0], labels[2]]
+
+
+async def test_a_run_email_without_a_to_is_not_sent_to_its_copies(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    await change(
+        engine,
+        delete(NotificationRecipient).where(NotificationRecipient.email_address == "owner@example.com"),
+    )
+    result = await plans(engine)
+    assert result.findings == [
+        "profile dashboard_daily/run_summary has no 'to' recipient without a store code"
+    ]
+    assert [p.label for p in result.plans] == ["store_daily_reports/A668", "store_daily_reports/A817"]
+
+
+async def test_a_store_pdf_without_a_store_code_gets_no_email(seeded: tuple[AsyncEngine, Settings]) -> None:
+    engine, settings = seeded
+    path = settings.reports_path / "no-store_2025-11-17.pdf"
+    path.write_bytes(b"%PDF-1.4\n% test\n%%EOF\n")
+    async with session_factory(engine)() as session, session.begin():
+        session.add(
+            Document(
+                doc_type="store_daily_pdf",
+                doc_date=REPORT_DATE,
+                reference_name_1="pipeline",
+                reference_id_1="dashboard_daily",
+                reference_name_2="run_id",
+                reference_id_2=RUN,
+                file_name=path.name,
+                file_path=str(path),
+                status="ok",
+            )
+        )
+    result = await plans(engine)
+    assert result.findings == []
+    assert [p.label for p in result.plans] == [
+        "run_summary/run",
+        "store_daily_reports/A668",
+        "store_daily_reports/A817",
+    ]
+
+
+async def test_templates_see_every_value_of_the_run_and_the_store(
+    seeded: tuple[AsyncEngine, Settings],
+) -> None:
+    engine, _ = seeded
+    values = "{{ pipeline_name }}|{{ pipeline_description }}|{{ run_id }}|{{ run_env }}|{{ report_date }}|"
+    await change(
+        engine,
+        update(PipelineRunSummary).values(report_date=None),
+        update(EmailTemplate).values(
+            body_template=values
+            + "{{ overall_status }}|{{ store_code | default('-') }}|{{ store_name | default('-') }}"
+        ),
+    )
+    async with session_factory(engine)() as session:
+        description = (
+            await session.execute(select(Pipeline.description).where(Pipeline.code == "dashboard_daily"))
+        ).scalar_one()
+    assert description
+    summary, a668, a817 = (await plans(engine)).plans
+    assert summary.text == f"dashboard_daily|{description}|run-notify-1|dev||ok|-|-"
+    assert a668.text == f"dashboard_daily|{description}|run-notify-1|dev||ok|A668|Uttam Nagar, Delhi"
+    assert a817.text.endswith("|A817|A817")
