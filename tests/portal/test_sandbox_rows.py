@@ -42,6 +42,10 @@ def test_every_export_has_the_rows_asked_for_with_unique_keys_all_valid() -> Non
         io.BytesIO(_csv_body("undelivered_all", day, lambda _name: None, 5000)), infer_schema=False
     )
     assert orders.filter(pl.col("actual_deliver_on").is_null()).height == own_pending
+    # …also as the backlog stood on the day: every added order was delivered by then.
+    delivered_after = orders.filter(pl.col("actual_deliver_on").str.to_date() > DAY)
+    own_after = sum(r["actual_deliver_on"] > DAY.isoformat() for r in day.undelivered)
+    assert delivered_after.height == own_after == 0
     # Without a size, a store's own rows; a smaller size cuts them.
     own = len(day.missed_leads)
     assert _csv_body("missed_leads", day, lambda _name: None).count(b"\n") == own + 1

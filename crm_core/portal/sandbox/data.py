@@ -285,6 +285,8 @@ def sized_rows(rows: list[dict[str, str]], count: int, store_code: str) -> list[
             row["is_order_placed"] = "1"
         elif key == "order_no":
             row["status"] = "Delivered"
-            row["actual_deliver_on"] = row["actual_deliver_on"] or row["expected_deliver_on"]
+            # Delivered on the day it was ordered: never after the store's day, so the report's backlog
+            # "as it stood on the report date" is the store's own (an expected date may lie ahead of it).
+            row["actual_deliver_on"] = row["actual_deliver_on"] or row["order_date"]
         out.append(row)
     return out
