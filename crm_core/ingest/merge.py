@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -98,20 +99,21 @@ def merge_bucket(
     report_date: date,
     logger: EventLogger | None = None,
 ) -> MergeResult:
-    """Merge the per-store files of `spec`'s bucket into `out_dir / spec.merged_file_name(report_date)`."""
+    """Merge the per-store files of `spec`'s bucket into `out_dir / spec.merged_file_name(report_date)`.
+
+    Memory holds one bucket's keys and a few stores' records, never every store's records at once: a first
+    pass reads each store's file and keeps only its keys; once the last occurrence of every key is known,
+    a second pass reads the files again, store by store, and appends the records kept to the merged file.
+    Reading twice costs a second parse of small files; it needs no disk space beyond the merged file.
+    """
     started = time.perf_counter()
     header_map = spec.header_map()
-    stores = sorted(files)
-    # polars parses each file on all cores, but the byte scan and the glue around it are serial; a small
-    # pool overlaps one file's serial part with another's parse. `map` keeps the sorted store order.
-    with ThreadPoolExecutor(max_workers=min(_READ_WORKERS, max(1, len(stores)))) as pool:
-        loaded = list(pool.map(lambda store: _load(spec, header_map, store, Path(files[store])), stores))
-
     warnings: list[str] = []
     rows_by_store: dict[str, int] = {}
     source_files: dict[str, Path] = {}
-    frames: list[pl.DataFrame] = []
-    for item in loaded:
+    with_records: dict[str, Path] = {}
+    keys: list[pl.DataFrame] = []
+    for item in _read_in_order(spec, header_map, files):
         for message in item.warnings:
             warnings.append(message)
             if logger is not None:
@@ -120,7 +122,8 @@ def merge_bucket(
         if item.exists:
             source_files[item.store] = item.path
         if item.frame is not None:
-            frames.append(item.frame)
+            with_records[item.store] = item.path
+            keys.append(item.frame.select(spec.keys))
 
     raw_rows = sum(rows_by_store.values())
     if not source_files:
@@ -128,11 +131,11 @@ def merge_bucket(
             logger.event("merge", "warn", "no input file exists; nothing merged", bucket=spec.bucket)
         return MergeResult(spec.bucket, None, rows_by_store, raw_rows, raw_rows, 0, source_files, warnings)
 
-    merged = pl.concat(frames, how="vertical") if frames else _empty_frame(spec)
-    merged = deduplicate(merged, spec.keys)
+    keep = last_occurrences(pl.concat(keys, how="vertical"), spec.keys) if keys else None
+    del keys
     merged_path = out_dir / spec.merged_file_name(report_date)
     try:
-        write_atomically(merged, merged_path)
+        merged_rows = _write_merged(spec, header_map, with_records, rows_by_store, keep, merged_path)
     except OSError as exc:
         # The cause ("No space left on device", "Permission denied") is what the operator acts on; strerror
         # leaves out the path, and polars' own OSError has only its message.
@@ -147,7 +150,7 @@ def merge_bucket(
         download_rows_by_store=rows_by_store,
         download_total=raw_rows,
         raw_rows=raw_rows,
-        merged_rows=merged.height,
+        merged_rows=merged_rows,
         source_files=source_files,
         warnings=warnings,
     )
@@ -155,10 +158,10 @@ def merge_bucket(
         logger.event(
             "merge",
             "warn" if warnings else "ok",
-            f"merged {len(source_files)} file(s): {raw_rows} rows read, {merged.height} after de-dup",
+            f"merged {len(source_files)} file(s): {raw_rows} rows read, {merged_rows} after de-dup",
             bucket=spec.bucket,
             merged_file=merged_path.name,
-            counts={"download_total": raw_rows, "raw_rows": raw_rows, "merged_rows": merged.height},
+            counts={"download_total": raw_rows, "raw_rows": raw_rows, "merged_rows": merged_rows},
             duration_ms=(time.perf_counter() - started) * 1000,
             download_rows_by_store=rows_by_store,
             warnings=len(warnings),
@@ -166,16 +169,74 @@ def merge_bucket(
     return result
 
 
+def _read_in_order(
+    spec: ExportSpec, header_map: Mapping[str, str], files: Mapping[str, Path]
+) -> Iterator[_Loaded]:
+    """Each store's file read, in sorted store order. polars parses each file on all cores, but the byte
+    scan and the glue around it are serial: a small pool overlaps one file's serial part with another's
+    parse, reading at most a few files ahead so that memory does not grow with the number of stores."""
+    stores = iter(sorted(files))
+    workers = min(_READ_WORKERS, max(1, len(files)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        ahead: deque[Future[_Loaded]] = deque()
+
+        def submit_next() -> None:
+            store = next(stores, None)
+            if store is not None:
+                ahead.append(pool.submit(_load, spec, header_map, store, Path(files[store])))
+
+        for _ in range(2 * workers):
+            submit_next()
+        while ahead:
+            item = ahead.popleft().result()
+            submit_next()
+            yield item
+
+
+def _write_merged(
+    spec: ExportSpec,
+    header_map: Mapping[str, str],
+    with_records: Mapping[str, Path],
+    rows_by_store: Mapping[str, int],
+    keep: pl.Series | None,
+    path: Path,
+) -> int:
+    """The stores' records read again in order, each store's last occurrences only, written atomically
+    to `path`; returns the number of records written."""
+    written = 0
+    offset = 0
+    with atomic_writer(path) as fh:
+        if not with_records:
+            _empty_frame(spec).write_csv(fh)
+        for index, item in enumerate(_read_in_order(spec, header_map, with_records)):
+            height = rows_by_store[item.store]
+            if item.frame is None or item.frame.height != height:
+                raise MergeError(f"{spec.bucket}: {item.path.name} changed while it was being merged")
+            frame = item.frame if keep is None else item.frame.filter(keep.slice(offset, height))
+            offset += height
+            frame.write_csv(fh, include_header=index == 0)
+            written += frame.height
+    return written
+
+
 def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """Keep the LAST record per key, in the order of the kept records; rows with an empty key all stay.
+    """Keep the LAST record per key, in the order of the kept records; rows with an empty key all stay."""
+    if not keys or frame.height == 0:
+        return frame
+    return frame.filter(last_occurrences(frame.select(keys), keys))
+
+
+def last_occurrences(key_frame: pl.DataFrame, keys: Sequence[str]) -> pl.Series:
+    """For each row of `key_frame` (the key columns of a bucket's records, in order): is it the LAST
+    record of its key? Rows with an empty key are all kept.
 
     Key values are compared trimmed and store codes case-insensitively, the way validation and
     the upsert will see them, so the merge never keeps two rows that the database would collapse.
     """
-    if not keys or frame.height == 0:
-        return frame
+    if not keys or key_frame.height == 0:
+        return pl.Series("keep", [True] * key_frame.height, dtype=pl.Boolean)
     # Normalising allocates new strings for every key value; skip it when no value would change.
-    needs_normalising = frame.select(
+    needs_normalising = key_frame.select(
         pl.any_horizontal(
             pl.col(k).str.contains(_STORE_CODE_UNNORMALISED if k == "store_code" else _UNNORMALISED).any()
             for k in keys
@@ -195,13 +256,7 @@ def deduplicate(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
         key_values = [pl.col(k) for k in keys]
         has_key = pl.all_horizontal([v.is_not_null() for v in key_values])
     keep = has_key.not_() | pl.struct(key_values).is_last_distinct()
-    return frame.filter(keep)
-
-
-def write_atomically(frame: pl.DataFrame, path: Path) -> None:
-    """Write the CSV beside its final name and rename it, so a reader never sees a half-written file."""
-    with atomic_writer(path) as fh:
-        frame.write_csv(fh)
+    return key_frame.select(keep.alias("keep")).to_series()
 
 
 def _empty_frame(spec: ExportSpec) -> pl.DataFrame:
@@ -244,7 +299,8 @@ def _read_store_file(
     if not data or data.isspace():
         raise _FileSkipped(f"{name}: empty file; 0 rows")
     head = data[: _HTML_SNIFF_CHARS * 4].decode("utf-8", errors="replace")[:_HTML_SNIFF_CHARS].lower()
-    if any(marker in head for marker in _HTML_MARKERS):
+    # A page starts with markup; a CSV starts with its header, whose values may still mention "<html".
+    if head.lstrip().startswith("<") and any(marker in head for marker in _HTML_MARKERS):
         raise _FileSkipped(f"{name}: HTML page instead of CSV (session expired?); file skipped, 0 rows")
     try:
         data.decode("utf-8")

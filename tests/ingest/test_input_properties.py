@@ -65,9 +65,11 @@ def render(rows: list[list[str]], *, ending: str, quote_all: bool) -> tuple[str,
     for index, row in enumerate(rows):
         buffer = io.StringIO()
         terminator = ending if ending != "mixed" else ("\r\n", "\n", "\r")[index % 3]
-        csv.writer(
-            buffer, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator=terminator
-        ).writerow(row)
+        # The csv module quotes only the line breaks of its own terminator: a LF inside a value of a
+        # CR-terminated file would go out bare, which no reader can tell from a record's end.
+        breaks = any("\n" in value or "\r" in value for value in row)
+        quoting = csv.QUOTE_ALL if quote_all or breaks else csv.QUOTE_MINIMAL
+        csv.writer(buffer, quoting=quoting, lineterminator=terminator).writerow(row)
         record = buffer.getvalue()
         if index:
             starts.append(line)

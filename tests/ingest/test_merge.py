@@ -571,6 +571,35 @@ def test_duplicate_keys_keep_the_last_occurrence_within_and_across_files(
     ]
 
 
+def test_many_stores_merge_to_what_one_frame_of_all_their_records_would_keep(
+    write_file: WriteFile, out_dir: Path
+) -> None:
+    """Stores are read a few at a time and set aside, not held at once: the merged file is still exactly
+    the last occurrence of every key across all of them, in order, and nothing else is left behind."""
+    files = {}
+    for number in range(30):
+        code = f"B{number:03d}"
+        # Pickup numbers repeat across stores for the same store code, so later files replace rows.
+        rows = [
+            lead(str(number * 10 + i), f"98765{number:03d}{i:02d}", f"P{(number + i) % 7}", "A001")
+            for i in range(5)
+        ]
+        files[code] = write_file(f"{code}-missed-leads.csv", csv_bytes(MISSED_HEADER, *rows))
+    result = merge_bucket(MISSED_LEADS, files, out_dir, DAY)
+
+    everything = pl.concat(
+        pl.read_csv(files[code], infer_schema=False).with_columns(pl.lit(files[code].name).alias("file"))
+        for code in sorted(files)
+    )
+    expected = deduplicate(everything, ("store_code", "pickup_no"))
+    _, rows = read_merged(result.merged_path)
+    assert (result.raw_rows, result.merged_rows) == (150, expected.height) and expected.height == 7
+    assert [(r["pickup_no"], r["source_file"]) for r in rows] == list(
+        zip(expected["pickup_no"].to_list(), expected["file"].to_list(), strict=True)
+    )
+    assert sorted(p.name for p in out_dir.iterdir()) == [result.merged_path.name]
+
+
 def test_store_code_case_and_padding_do_not_make_a_key_distinct(write_file: WriteFile, out_dir: Path) -> None:
     a = write_file(
         "A001-missed-leads.csv",
