@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -376,7 +377,8 @@ def _map_headers(
 
 
 def _show_header(header: str) -> str:
-    shown = header.replace("\ufeff", "")
+    # Control characters as "?": repr's escapes would glue their hex digits to the header's own digits.
+    shown = "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in header.replace("\ufeff", ""))
     if len(shown) > _MAX_HEADER_SHOWN:
         shown = shown[:_MAX_HEADER_SHOWN] + "…"
     return repr(shown)

@@ -116,8 +116,15 @@ def coerce_expr(column: ExportColumn) -> pl.Expr:
     return pl.when(parsed.dt.year() >= 1).then(parsed)
 
 
-def _present(name: str) -> pl.Expr:
-    return (_trimmed(name).fill_null("") != "").alias(f"__present_{name}")
+def _present(column: ExportColumn) -> pl.Expr:
+    """Whether the cell holds a value at all: a number's ₹ sign and spaces alone are no value."""
+    name = column.name
+    text = pl.col(name).cast(pl.String)
+    if column.kind in ("float", "int"):
+        value = text.str.replace_all("₹", "", literal=True).str.replace_all(r"\s", "")
+    else:
+        value = _trimmed(name)
+    return (value.fill_null("") != "").alias(f"__present_{name}")
 
 
 @dataclass
@@ -135,7 +142,7 @@ class Validator:
         self.spec = spec
         self.required = frozenset(spec.required_columns)
         self._typed = [coerce_expr(c).alias(c.name) for c in spec.columns]
-        self._present = [_present(c.name) for c in spec.columns if c.kind != "bool"]
+        self._present = [_present(c) for c in spec.columns if c.kind != "bool"]
         # (column, flag, reason) on required columns; flags on optional ones count as null warnings.
         self._failures: list[tuple[str, pl.Expr, str]] = []
         optional_bad: list[pl.Expr] = []

@@ -166,3 +166,16 @@ def test_row_model_is_derived_from_the_registry() -> None:
         model.model_validate(
             {"pickup_row_id": "7", "mobile_number": "", "pickup_no": "P", "store_code": "A1"}
         )
+
+
+@pytest.mark.parametrize(("raw", "warnings"), [("₹", 0), (" ₹ ", 0), ("₹,", 1), (",", 1), ("₹ 12", 0)])
+def test_a_money_cell_of_only_the_rupee_sign_is_empty_for_both_rule_sets(raw: str, warnings: int) -> None:
+    """A sign without digits is no value (NULL, no warning); a separator without digits is not a number."""
+    row: dict[str, str | None] = dict.fromkeys(UNDELIVERED_ALL.column_names)
+    row |= {"order_id": "T1", "store_code": "A668", "net_amount": raw}
+    batch = pl.DataFrame([row], schema=dict.fromkeys(UNDELIVERED_ALL.column_names, pl.String))
+    result = Validator(UNDELIVERED_ALL).validate(batch, file_name="m.csv", line_offset=0)
+    reference = validate_row(UNDELIVERED_ALL, row)
+    assert result.null_warnings == reference.null_warnings == warnings
+    assert reference.row is not None
+    assert result.valid["net_amount"].to_list() == [reference.row["net_amount"]]
