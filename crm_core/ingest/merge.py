@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +29,7 @@ from crm_core.errors import PermanentError
 from crm_core.exports import ExportSpec, normalise_header
 from crm_core.fsutil import atomic_writer
 from crm_core.json_logger import EventLogger, redact_text
+from crm_core.text import CONTROL_CHARACTERS
 
 SOURCE_FILE = "source_file"
 SOURCE_LINE = "source_line"
@@ -132,7 +132,7 @@ def merge_bucket(
             logger.event("merge", "warn", "no input file exists; nothing merged", bucket=spec.bucket)
         return MergeResult(spec.bucket, None, rows_by_store, raw_rows, raw_rows, 0, source_files, warnings)
 
-    keep = last_occurrences(pl.concat(keys, how="vertical"), spec.keys) if keys else None
+    keep = last_occurrences(pl.concat(keys, how="vertical") if keys else pl.DataFrame(), spec.keys)
     del keys
     merged_path = out_dir / spec.merged_file_name(report_date)
     try:
@@ -199,7 +199,7 @@ def _write_merged(
     header_map: Mapping[str, str],
     with_records: Mapping[str, Path],
     rows_by_store: Mapping[str, int],
-    keep: pl.Series | None,
+    keep: pl.Series,
     path: Path,
 ) -> int:
     """The stores' records read again in order, each store's last occurrences only, written atomically
@@ -213,7 +213,7 @@ def _write_merged(
             height = rows_by_store[item.store]
             if item.frame is None or item.frame.height != height:
                 raise MergeError(f"{spec.bucket}: {item.path.name} changed while it was being merged")
-            frame = item.frame if keep is None else item.frame.filter(keep.slice(offset, height))
+            frame = item.frame.filter(keep.slice(offset, height))
             offset += height
             frame.write_csv(fh, include_header=index == 0)
             written += frame.height
@@ -378,7 +378,7 @@ def _map_headers(
 
 def _show_header(header: str) -> str:
     # Control characters as "?": repr's escapes would glue their hex digits to the header's own digits.
-    shown = "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in header.replace("\ufeff", ""))
+    shown = CONTROL_CHARACTERS.sub("?", header.replace("\ufeff", ""))
     if len(shown) > _MAX_HEADER_SHOWN:
         shown = shown[:_MAX_HEADER_SHOWN] + "…"
     return repr(shown)

@@ -82,9 +82,13 @@ def _trimmed(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.String).str.strip_chars()
 
 
+def _without_rupee_and_spaces(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String).str.replace_all("₹", "", literal=True).str.replace_all(r"\s", "")
+
+
 def _number_text(name: str) -> pl.Expr:
     """The value without ₹, whitespace and thousands separators, or NULL when it is not a number."""
-    cleaned = pl.col(name).cast(pl.String).str.replace_all("₹", "", literal=True).str.replace_all(r"\s", "")
+    cleaned = _without_rupee_and_spaces(name)
     return pl.when(cleaned.str.contains(_NUMBER)).then(cleaned.str.replace_all(",", "", literal=True))
 
 
@@ -119,11 +123,7 @@ def coerce_expr(column: ExportColumn) -> pl.Expr:
 def _present(column: ExportColumn) -> pl.Expr:
     """Whether the cell holds a value at all: a number's ₹ sign and spaces alone are no value."""
     name = column.name
-    text = pl.col(name).cast(pl.String)
-    if column.kind in ("float", "int"):
-        value = text.str.replace_all("₹", "", literal=True).str.replace_all(r"\s", "")
-    else:
-        value = _trimmed(name)
+    value = _without_rupee_and_spaces(name) if column.kind in ("float", "int") else _trimmed(name)
     return (value.fill_null("") != "").alias(f"__present_{name}")
 
 
