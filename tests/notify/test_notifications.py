@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text, update
@@ -49,6 +50,27 @@ def logger() -> EventLogger:
     return EventLogger(RUN, "dashboard_daily", stream=io.StringIO(), events=[])
 
 
+def run_document(
+    doc_type: str, path: Path, *, run_id: str = RUN, store: str | None = None, **changes: Any
+) -> Document:
+    """A `documents` row of the file at `path`, drawn by the daily pipeline's run `run_id` for `store`
+    (none: a row without a store reference); `changes` replace any of its fields."""
+    fields: dict[str, Any] = {
+        "doc_type": doc_type,
+        "doc_date": REPORT_DATE,
+        "reference_name_1": "pipeline",
+        "reference_id_1": "dashboard_daily",
+        "reference_name_2": "run_id",
+        "reference_id_2": run_id,
+        "file_name": path.name,
+        "file_path": str(path),
+        "status": "ok",
+    }
+    if store is not None:
+        fields |= {"reference_name_3": "store_code", "reference_id_3": store}
+    return Document(**(fields | changes))
+
+
 async def seed_run(engine: AsyncEngine, reports: Path, *, stores: tuple[str, ...] = ("A668", "A817")) -> None:
     async with session_factory(engine)() as session, session.begin():
         await add_store(session, "A668", name="Uttam Nagar, Delhi", report=True)
@@ -66,20 +88,12 @@ async def seed_run(engine: AsyncEngine, reports: Path, *, stores: tuple[str, ...
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"%PDF-1.4\n% test " + code.encode() + b"\n%%EOF\n")
             session.add(
-                Document(
-                    doc_type="store_daily_pdf",
+                run_document(
+                    "store_daily_pdf",
+                    path,
+                    store=code,
                     doc_subtype="pipeline_report",
-                    doc_date=REPORT_DATE,
-                    reference_name_1="pipeline",
-                    reference_id_1="dashboard_daily",
-                    reference_name_2="run_id",
-                    reference_id_2=RUN,
-                    reference_name_3="store_code",
-                    reference_id_3=code,
-                    file_name=path.name,
-                    file_path=str(path),
                     file_size_bytes=path.stat().st_size,
-                    status="ok",
                 )
             )
 
@@ -97,17 +111,12 @@ async def store_rerun(
         )
         for document in documents:
             session.add(
-                Document(
-                    **{
-                        c: getattr(document, c)
-                        for c in ("doc_type", "doc_subtype", "doc_date", "file_name", "file_path", "status")
-                    },
-                    reference_name_1="pipeline",
-                    reference_id_1="dashboard_daily",
-                    reference_name_2="run_id",
-                    reference_id_2=run_id,
-                    reference_name_3="store_code",
-                    reference_id_3=document.reference_id_3,
+                run_document(
+                    document.doc_type,
+                    Path(document.file_path),
+                    run_id=run_id,
+                    store=document.reference_id_3,
+                    **{c: getattr(document, c) for c in ("doc_subtype", "doc_date", "file_name", "status")},
                     file_size_bytes=document.file_size_bytes,
                 )
             )

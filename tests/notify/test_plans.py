@@ -29,7 +29,7 @@ from crm_core.notify.plans import (
     store_document_type,
 )
 from crm_core.settings import Settings
-from tests.notify.test_notifications import REPORT_DATE, RUN
+from tests.notify.test_notifications import RUN, run_document
 
 
 def r(email: str, send_as: str = "to", store: str | None = None) -> _Recipient:
@@ -185,21 +185,7 @@ async def test_a_combined_pdf_run_email_attaches_only_the_combined_document(
     combined.write_bytes(b"%PDF-1.4\n% test combined\n%%EOF\n")
     async with session_factory(engine)() as session, session.begin():
         # the stored code's case does not matter; the store PDFs of the same run are not attached
-        session.add(
-            Document(
-                doc_type="combined_pdf",
-                doc_date=REPORT_DATE,
-                reference_name_1="pipeline",
-                reference_id_1="dashboard_daily",
-                reference_name_2="run_id",
-                reference_id_2=RUN,
-                reference_name_3="store_code",
-                reference_id_3="all",
-                file_name=combined.name,
-                file_path=str(combined),
-                status="ok",
-            )
-        )
+        session.add(run_document("combined_pdf", combined, store="all"))
     run_summary = update(NotificationProfile).where(NotificationProfile.code == "run_summary")
     await change(engine, run_summary.values(attach_mode="combined_pdf"))
     result = await plans(engine)
@@ -274,20 +260,7 @@ async def test_only_files_this_run_drew_and_still_keeps_are_attached(
         for n, changes in enumerate(decoys.values()):
             path = reports / f"decoy-{n}.pdf"
             path.write_bytes(real.read_bytes())
-            fields: dict[str, object] = {
-                "doc_type": "store_daily_pdf",
-                "doc_date": REPORT_DATE,
-                "reference_name_1": "pipeline",
-                "reference_id_1": "dashboard_daily",
-                "reference_name_2": "run_id",
-                "reference_id_2": RUN,
-                "reference_name_3": "store_code",
-                "reference_id_3": "A668",
-                "file_name": path.name,
-                "file_path": str(path),
-                "status": "ok",
-            }
-            session.add(Document(**(fields | changes)))
+            session.add(run_document("store_daily_pdf", path, store="A668", **changes))
     await change(
         engine,
         update(NotificationProfile)
@@ -417,19 +390,7 @@ async def test_a_store_pdf_without_a_store_code_gets_no_email(seeded: tuple[Asyn
     path = settings.reports_path / "no-store_2025-11-17.pdf"
     path.write_bytes(b"%PDF-1.4\n% test\n%%EOF\n")
     async with session_factory(engine)() as session, session.begin():
-        session.add(
-            Document(
-                doc_type="store_daily_pdf",
-                doc_date=REPORT_DATE,
-                reference_name_1="pipeline",
-                reference_id_1="dashboard_daily",
-                reference_name_2="run_id",
-                reference_id_2=RUN,
-                file_name=path.name,
-                file_path=str(path),
-                status="ok",
-            )
-        )
+        session.add(run_document("store_daily_pdf", path))
     result = await plans(engine)
     assert result.findings == []
     assert [p.label for p in result.plans] == [
